@@ -1,0 +1,1 @@
+//! glassbox serve (issue 6): not built yet.

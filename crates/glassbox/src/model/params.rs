@@ -1,0 +1,336 @@
+//! Parameters: every weight of the model, under its Hugging Face GPT-2 name
+//! (`wte.weight`, `h.3.attn.c_attn.weight`, …). Stored as one flat float32 buffer in a
+//! fixed order (so AdamW and gradients are one loop) or, for a loaded model, as a view into
+//! the memory-mapped safetensors file (nothing copied).
+
+use crate::config::GptConfig;
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+
+/// The twelve tensors of one block, in the order they are stored.
+pub const BLOCK_TENSORS: [&str; 12] = [
+    "ln_1.weight",
+    "ln_1.bias",
+    "attn.c_attn.weight",
+    "attn.c_attn.bias",
+    "attn.c_proj.weight",
+    "attn.c_proj.bias",
+    "ln_2.weight",
+    "ln_2.bias",
+    "mlp.c_fc.weight",
+    "mlp.c_fc.bias",
+    "mlp.c_proj.weight",
+    "mlp.c_proj.bias",
+];
+
+/// A parameter's name (without the `transformer.` prefix) and shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamSpec {
+    pub name: String,
+    pub shape: Vec<usize>,
+}
+
+impl ParamSpec {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// nanoGPT decays tensors with two or more dimensions (matrices, embeddings) only.
+    pub fn decays(&self) -> bool {
+        self.shape.len() >= 2
+    }
+}
+
+/// Every parameter of a GPT-2 of this shape, in storage order.
+pub fn param_specs(config: &GptConfig) -> Vec<ParamSpec> {
+    let (c, v, t) = (config.n_embd, config.vocab_size, config.n_ctx);
+    let spec = |name: String, shape: Vec<usize>| ParamSpec { name, shape };
+    let mut specs = vec![spec("wte.weight".into(), vec![v, c]), spec("wpe.weight".into(), vec![t, c])];
+    for l in 0..config.n_layer {
+        let shapes: [Vec<usize>; 12] = [
+            vec![c],
+            vec![c],
+            vec![c, 3 * c],
+            vec![3 * c],
+            vec![c, c],
+            vec![c],
+            vec![c],
+            vec![c],
+            vec![c, 4 * c],
+            vec![4 * c],
+            vec![4 * c, c],
+            vec![c],
+        ];
+        for (name, shape) in BLOCK_TENSORS.iter().zip(shapes) {
+            specs.push(spec(format!("h.{l}.{name}"), shape));
+        }
+    }
+    specs.push(spec("ln_f.weight".into(), vec![c]));
+    specs.push(spec("ln_f.bias".into(), vec![c]));
+    specs
+}
+
+/// One block's weights (or gradients), by name.
+pub struct Block<T> {
+    pub ln_1_weight: T,
+    pub ln_1_bias: T,
+    pub c_attn_weight: T,
+    pub c_attn_bias: T,
+    pub attn_proj_weight: T,
+    pub attn_proj_bias: T,
+    pub ln_2_weight: T,
+    pub ln_2_bias: T,
+    pub c_fc_weight: T,
+    pub c_fc_bias: T,
+    pub mlp_proj_weight: T,
+    pub mlp_proj_bias: T,
+}
+
+impl<T> Block<T> {
+    fn from_iter(mut it: impl Iterator<Item = T>) -> Self {
+        let mut next = || it.next().expect("twelve tensors per block");
+        Block {
+            ln_1_weight: next(),
+            ln_1_bias: next(),
+            c_attn_weight: next(),
+            c_attn_bias: next(),
+            attn_proj_weight: next(),
+            attn_proj_bias: next(),
+            ln_2_weight: next(),
+            ln_2_bias: next(),
+            c_fc_weight: next(),
+            c_fc_bias: next(),
+            mlp_proj_weight: next(),
+            mlp_proj_bias: next(),
+        }
+    }
+}
+
+/// All weights (or gradients) of the model, by name.
+pub struct Tensors<T> {
+    pub wte: T,
+    pub wpe: T,
+    pub blocks: Vec<Block<T>>,
+    pub ln_f_weight: T,
+    pub ln_f_bias: T,
+}
+
+impl<T> Tensors<T> {
+    fn from_iter(n_layer: usize, mut it: impl Iterator<Item = T>) -> Self {
+        let wte = it.next().expect("wte");
+        let wpe = it.next().expect("wpe");
+        let blocks = (0..n_layer).map(|_| Block::from_iter(it.by_ref().take(12))).collect();
+        let ln_f_weight = it.next().expect("ln_f.weight");
+        let ln_f_bias = it.next().expect("ln_f.bias");
+        Tensors { wte, wpe, blocks, ln_f_weight, ln_f_bias }
+    }
+}
+
+enum Storage {
+    /// Our own buffer, tensors back to back in `param_specs` order.
+    Owned(Vec<f32>),
+    /// A read-only file mapping; `offsets` are in floats from `base`.
+    Mapped { map: memmap2::Mmap, base: usize },
+}
+
+/// The model's parameters (or a gradient of the same shape).
+pub struct Params {
+    pub config: GptConfig,
+    specs: Vec<ParamSpec>,
+    /// Where each tensor starts, in floats, within the storage.
+    offsets: Vec<usize>,
+    storage: Storage,
+}
+
+impl Params {
+    /// All zeros (the shape of a gradient).
+    pub fn zeros(config: &GptConfig) -> Self {
+        let specs = param_specs(config);
+        let mut offsets = Vec::with_capacity(specs.len());
+        let mut total = 0;
+        for spec in &specs {
+            offsets.push(total);
+            total += spec.len();
+        }
+        Params { config: config.clone(), specs, offsets, storage: Storage::Owned(vec![0.0; total]) }
+    }
+
+    /// GPT-2's initialisation (as nanoGPT): N(0, 0.02) for weights and embeddings, the
+    /// residual projections scaled by 1/sqrt(2·n_layer), zero biases, unit layer-norm gains.
+    pub fn init_random(config: &GptConfig, seed: u64) -> Self {
+        let mut params = Params::zeros(config);
+        let mut rng = Rng::new(seed);
+        let residual_std = 0.02 / ((2 * config.n_layer) as f64).sqrt();
+        for i in 0..params.specs.len() {
+            let name = params.specs[i].name.clone();
+            let data = params.tensor_mut(i);
+            if name.ends_with("ln_1.weight") || name.ends_with("ln_2.weight") || name == "ln_f.weight" {
+                data.fill(1.0);
+            } else if name.ends_with(".bias") {
+                data.fill(0.0);
+            } else {
+                let std = if name.ends_with("c_proj.weight") { residual_std } else { 0.02 };
+                data.iter_mut().for_each(|v| *v = (rng.normal() * std) as f32);
+            }
+        }
+        params
+    }
+
+    /// Parameters that view a mapped file. `offsets` are byte offsets from the map start,
+    /// each 4-byte aligned, of float32 little-endian tensors with the shapes of `specs`.
+    pub(crate) fn mapped(config: &GptConfig, map: memmap2::Mmap, byte_offsets: Vec<usize>) -> Self {
+        debug_assert!(byte_offsets.iter().all(|o| o % 4 == 0));
+        let specs = param_specs(config);
+        let offsets = byte_offsets.iter().map(|o| o / 4).collect();
+        Params { config: config.clone(), specs, offsets, storage: Storage::Mapped { map, base: 0 } }
+    }
+
+    pub fn specs(&self) -> &[ParamSpec] {
+        &self.specs
+    }
+
+    pub fn num_elements(&self) -> usize {
+        self.specs.iter().map(ParamSpec::len).sum()
+    }
+
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.storage, Storage::Mapped { .. })
+    }
+
+    fn floats(&self) -> &[f32] {
+        match &self.storage {
+            Storage::Owned(v) => v,
+            Storage::Mapped { map, base } => {
+                let bytes = &map[*base..];
+                // SAFETY: the map is page-aligned and offsets are checked 4-byte aligned;
+                // every bit pattern is a valid f32.
+                unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const f32, bytes.len() / 4) }
+            }
+        }
+    }
+
+    /// Tensor `i` (in `specs()` order).
+    pub fn tensor(&self, i: usize) -> &[f32] {
+        &self.floats()[self.offsets[i]..self.offsets[i] + self.specs[i].len()]
+    }
+
+    /// Tensor `i`, writable (copies a mapped model into memory first).
+    pub fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
+        let (start, len) = (self.offsets[i], self.specs[i].len());
+        &mut self.flat_mut()[start..start + len]
+    }
+
+    /// The tensor with this Hugging Face name (with or without `transformer.`).
+    pub fn by_name(&self, name: &str) -> Option<&[f32]> {
+        let name = name.strip_prefix("transformer.").unwrap_or(name);
+        self.specs.iter().position(|s| s.name == name).map(|i| self.tensor(i))
+    }
+
+    /// Every tensor by name.
+    pub fn tensors(&self) -> Tensors<&[f32]> {
+        Tensors::from_iter(self.config.n_layer, (0..self.specs.len()).map(|i| self.tensor(i)))
+    }
+
+    /// Every tensor by name, writable.
+    pub fn tensors_mut(&mut self) -> Tensors<&mut [f32]> {
+        let n_layer = self.config.n_layer;
+        let lengths: Vec<usize> = self.specs.iter().map(ParamSpec::len).collect();
+        let mut rest = self.flat_mut();
+        let mut pieces = Vec::with_capacity(lengths.len());
+        for len in lengths {
+            let (head, tail) = rest.split_at_mut(len);
+            pieces.push(head);
+            rest = tail;
+        }
+        Tensors::from_iter(n_layer, pieces.into_iter())
+    }
+
+    /// All parameters as one buffer in `specs()` order (copies a mapped model first).
+    pub fn flat_mut(&mut self) -> &mut [f32] {
+        self.make_owned();
+        match &mut self.storage {
+            Storage::Owned(v) => v,
+            Storage::Mapped { .. } => unreachable!("made owned above"),
+        }
+    }
+
+    /// All parameters as one buffer in `specs()` order.
+    pub fn flat(&self) -> std::borrow::Cow<'_, [f32]> {
+        match &self.storage {
+            Storage::Owned(v) => std::borrow::Cow::Borrowed(v),
+            Storage::Mapped { .. } => {
+                let mut out = Vec::with_capacity(self.num_elements());
+                for i in 0..self.specs.len() {
+                    out.extend_from_slice(self.tensor(i));
+                }
+                std::borrow::Cow::Owned(out)
+            }
+        }
+    }
+
+    /// Copies a file-mapped model into our own memory (for training or editing).
+    pub fn make_owned(&mut self) {
+        if self.is_mapped() {
+            let flat = self.flat().into_owned();
+            let mut offsets = Vec::with_capacity(self.specs.len());
+            let mut total = 0;
+            for spec in &self.specs {
+                offsets.push(total);
+                total += spec.len();
+            }
+            self.offsets = offsets;
+            self.storage = Storage::Owned(flat);
+        }
+    }
+
+    /// An owned copy.
+    pub fn to_owned_params(&self) -> Params {
+        let mut copy = Params::zeros(&self.config);
+        copy.flat_mut().copy_from_slice(&self.flat());
+        copy
+    }
+
+    /// Checks every value is finite; names the first tensor that is not.
+    pub fn check_finite(&self) -> Result<()> {
+        for (i, spec) in self.specs.iter().enumerate() {
+            if let Some(pos) = self.tensor(i).iter().position(|v| !v.is_finite()) {
+                return Err(Error::input(format!(
+                    "parameter {} holds a non-finite value ({}) at index {pos}",
+                    spec.name,
+                    self.tensor(i)[pos]
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_cover_every_parameter_once() {
+        let config = GptConfig::preset("gpt2").unwrap();
+        let specs = param_specs(&config);
+        assert_eq!(specs.len(), 2 + 12 * 12 + 2);
+        assert_eq!(specs.iter().map(ParamSpec::len).sum::<usize>(), config.num_params());
+        assert_eq!(specs[4].name, "h.0.attn.c_attn.weight");
+        assert_eq!(specs[4].shape, vec![768, 2304]);
+    }
+
+    #[test]
+    fn named_views_agree_with_flat_order() {
+        let config = GptConfig::new(2, 2, 8, 11, 5);
+        let mut params = Params::init_random(&config, 1);
+        let expect = params.by_name("h.1.mlp.c_fc.bias").unwrap().to_vec();
+        params.tensors_mut().blocks[1].c_fc_bias[0] = 42.0;
+        assert_eq!(params.tensors().blocks[1].c_fc_bias[0], 42.0);
+        assert_eq!(params.by_name("transformer.h.1.mlp.c_fc.bias").unwrap()[1..], expect[1..]);
+        assert_eq!(params.tensors().ln_f_weight, &[1.0; 8]);
+    }
+}

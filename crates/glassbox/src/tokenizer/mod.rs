@@ -1,0 +1,1 @@
+//! Tokenization: text ↔ ids. (Being written: byte-level BPE and characters.)
