@@ -23,6 +23,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train a tiny GPT to sort letters, in under a minute, and show its insides.
+    Demo(commands::demo::Args),
+    /// Train a GPT from scratch on a text file or a built-in task.
+    Train(commands::train::Args),
     /// Generate text (or ids) from a model directory, streaming tokens as they come.
     Generate(commands::generate::Args),
     /// Show how text becomes tokens: ids, bytes, text, and the BPE merges behind them.
@@ -30,6 +34,18 @@ enum Command {
     /// Tokenizer tools: train a byte-level BPE vocabulary on a corpus.
     #[command(subcommand)]
     Tokenizer(commands::tokenizer::TokenizerCmd),
+    /// Walk a prompt through the model stage by stage, with the real numbers.
+    Explain(commands::explain::Args),
+    /// Record activations (and gradients) under TransformerLens names into a safetensors file.
+    Trace(commands::trace::Args),
+    /// The logit lens: what each layer would predict if it were the last.
+    Lens(commands::lens::Args),
+    /// Score every attention head: previous-token, duplicate-token, induction.
+    Heads(commands::heads::Args),
+    /// The semantic space of embeddings: neighbours, analogies, maps, context drift.
+    Space(commands::space::Args),
+    /// Serve the web walkthrough, playground and an OpenAI-compatible API.
+    Serve(commands::serve::Args),
     /// Measure speed: generation (prefill and decode tokens/s, memory).
     #[command(subcommand)]
     Bench(commands::bench::Bench),
@@ -45,6 +61,14 @@ fn main() {
         let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
     }
     let result = match cli.command {
+        Command::Demo(args) => commands::demo::run(args),
+        Command::Train(args) => commands::train::run(args),
+        Command::Explain(args) => commands::explain::run(args),
+        Command::Trace(args) => commands::trace::run(args),
+        Command::Lens(args) => commands::lens::run(args),
+        Command::Heads(args) => commands::heads::run(args),
+        Command::Space(args) => commands::space::run(args),
+        Command::Serve(args) => commands::serve::run(args),
         Command::Generate(args) => commands::generate::run(args),
         Command::Tokenize(args) => commands::tokenize::run(args),
         Command::Tokenizer(cmd) => commands::tokenizer::run(cmd),

@@ -21,6 +21,7 @@
 //! callbacks.
 
 pub mod config;
+pub mod inspect;
 pub mod error;
 pub mod io;
 pub mod kernels;
@@ -28,6 +29,7 @@ pub mod model;
 pub mod rng;
 pub mod sample;
 pub mod tokenizer;
+pub mod train;
 
 pub use config::GptConfig;
 pub use error::{Error, Result};

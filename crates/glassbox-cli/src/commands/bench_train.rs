@@ -1,0 +1,8 @@
+//! `glassbox bench_train`: not built yet.
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<()> {
+    Err(glassbox::Error::failure("glassbox bench_train is not built yet").into())
+}

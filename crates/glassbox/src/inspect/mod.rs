@@ -1,0 +1,1 @@
+//! Inspection: trace, explain, logit lens, head detectors, interventions, semantic space. (Being written.)
