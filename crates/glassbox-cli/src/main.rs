@@ -46,6 +46,10 @@ enum Command {
     Space(commands::space::Args),
     /// Serve the web walkthrough, playground and an OpenAI-compatible API.
     Serve(commands::serve::Args),
+    /// Re-save a model directory in the layout Hugging Face save_pretrained writes.
+    Convert(commands::convert::ConvertArgs),
+    /// Write a freshly initialised model of a preset shape (random weights).
+    Init(commands::convert::InitArgs),
     /// Measure speed: generation (prefill and decode tokens/s, memory).
     #[command(subcommand)]
     Bench(commands::bench::Bench),
@@ -69,6 +73,8 @@ fn main() {
         Command::Heads(args) => commands::heads::run(args),
         Command::Space(args) => commands::space::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Convert(args) => commands::convert::convert(args),
+        Command::Init(args) => commands::convert::init(args),
         Command::Generate(args) => commands::generate::run(args),
         Command::Tokenize(args) => commands::tokenize::run(args),
         Command::Tokenizer(cmd) => commands::tokenizer::run(cmd),

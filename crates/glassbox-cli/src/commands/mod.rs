@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_train;
+pub mod convert;
 pub mod demo;
 pub mod explain;
 pub mod generate;

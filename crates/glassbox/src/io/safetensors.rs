@@ -80,6 +80,8 @@ pub struct SafetensorsFile {
     pub path: PathBuf,
     pub map: memmap2::Mmap,
     pub tensors: BTreeMap<String, TensorInfo>,
+    /// The header's `__metadata__` (string → string), empty when absent.
+    pub metadata: BTreeMap<String, String>,
 }
 
 impl SafetensorsFile {
@@ -88,9 +90,9 @@ impl SafetensorsFile {
         // SAFETY: the mapping is read-only; like every mmap user we rely on nobody truncating
         // the file underneath us while it is mapped.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::reading(path, e))?;
-        let tensors = parse_header(&map)
+        let (tensors, metadata) = parse_header(&map)
             .map_err(|why| Error::input(format!("{} is not a valid safetensors file: {why}", path.display())))?;
-        Ok(SafetensorsFile { path: path.to_path_buf(), map, tensors })
+        Ok(SafetensorsFile { path: path.to_path_buf(), map, tensors, metadata })
     }
 
     pub fn bytes(&self, info: &TensorInfo) -> &[u8] {
@@ -145,8 +147,11 @@ impl SafetensorsFile {
 }
 
 /// Reads and checks the header: every tensor's byte range lies in the file, matches its
-/// dtype and shape, and the ranges do not overlap.
-fn parse_header(file: &[u8]) -> std::result::Result<BTreeMap<String, TensorInfo>, String> {
+/// dtype and shape, and the ranges do not overlap. Also returns `__metadata__`.
+#[allow(clippy::type_complexity)]
+fn parse_header(
+    file: &[u8],
+) -> std::result::Result<(BTreeMap<String, TensorInfo>, BTreeMap<String, String>), String> {
     if file.len() < 8 {
         return Err(format!(
             "it is {} bytes long, too short to hold the 8-byte header length (the file is truncated)",
@@ -165,8 +170,16 @@ fn parse_header(file: &[u8]) -> std::result::Result<BTreeMap<String, TensorInfo>
         serde_json::from_slice(&file[8..data_start]).map_err(|e| format!("its header is not valid JSON ({e})"))?;
     let data_len = file.len() - data_start;
     let mut tensors = BTreeMap::new();
+    let mut metadata = BTreeMap::new();
     for (name, entry) in header {
         if name == "__metadata__" {
+            if let Some(map) = entry.as_object() {
+                for (key, value) in map {
+                    if let Some(text) = value.as_str() {
+                        metadata.insert(key.clone(), text.to_string());
+                    }
+                }
+            }
             continue;
         }
         let dtype = entry.get("dtype").and_then(Value::as_str).ok_or_else(|| format!("tensor {name} has no dtype"))?;
@@ -197,7 +210,7 @@ fn parse_header(file: &[u8]) -> std::result::Result<BTreeMap<String, TensorInfo>
         }
         tensors.insert(name, TensorInfo { dtype, shape, start: data_start + begin, end: data_start + end });
     }
-    Ok(tensors)
+    Ok((tensors, metadata))
 }
 
 /// Writes float32 tensors (name, shape, values) as a safetensors file, atomically.
@@ -207,6 +220,16 @@ pub fn write_f32(
     tensors: &[(String, Vec<usize>, &[f32])],
     metadata: &BTreeMap<String, String>,
 ) -> Result<()> {
+    super::write_atomic(path, |w: &mut dyn Write| write_f32_to(w, tensors, metadata))
+}
+
+/// The bytes of [`write_f32`]'s file, into any writer (for callers that choose how the
+/// file is written, e.g. through their own atomic writer).
+pub fn write_f32_to(
+    w: &mut dyn Write,
+    tensors: &[(String, Vec<usize>, &[f32])],
+    metadata: &BTreeMap<String, String>,
+) -> std::io::Result<()> {
     let mut header = Map::new();
     if !metadata.is_empty() {
         header.insert("__metadata__".into(), serde_json::to_value(metadata).expect("strings"));
@@ -225,18 +248,16 @@ pub fn write_f32(
     while (8 + header_bytes.len()) % 8 != 0 {
         header_bytes.push(b' ');
     }
-    super::write_atomic(path, |w: &mut dyn Write| {
-        w.write_all(&(header_bytes.len() as u64).to_le_bytes())?;
-        w.write_all(&header_bytes)?;
-        for (_, _, values) in tensors {
-            let mut buffer = Vec::with_capacity(values.len() * 4);
-            for v in values.iter() {
-                buffer.extend_from_slice(&v.to_le_bytes());
-            }
-            w.write_all(&buffer)?;
+    w.write_all(&(header_bytes.len() as u64).to_le_bytes())?;
+    w.write_all(&header_bytes)?;
+    for (_, _, values) in tensors {
+        let mut buffer = Vec::with_capacity(values.len() * 4);
+        for v in values.iter() {
+            buffer.extend_from_slice(&v.to_le_bytes());
         }
-        Ok(())
-    })
+        w.write_all(&buffer)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -251,6 +272,10 @@ mod tests {
         write_f32(&path, &[("a".into(), vec![2, 3], &a)], &BTreeMap::new()).unwrap();
         let file = SafetensorsFile::open(&path).unwrap();
         assert_eq!(file.read_f32("a").unwrap(), (a.to_vec(), vec![2, 3]));
+        assert!(file.metadata.is_empty());
+        let metadata = BTreeMap::from([("step".to_string(), "12".to_string())]);
+        write_f32(&path, &[("a".into(), vec![2, 3], &a)], &metadata).unwrap();
+        assert_eq!(SafetensorsFile::open(&path).unwrap().metadata, metadata);
         // truncated data
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();

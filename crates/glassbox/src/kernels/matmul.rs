@@ -143,31 +143,43 @@ pub fn matmul_backward(
     }
 }
 
-/// Output columns per parallel task in the matrix-vector product.
-const COLUMN_BLOCK: usize = 128;
+/// Output rows per parallel task in the `[out, in]` matrix-vector product.
+const ROW_BLOCK: usize = 128;
 
 /// out[out_dim] = x[in_dim] · W + bias: one token's worth of a linear layer. Memory-bound:
-/// every weight is read once, so threads split the output columns and stream their part.
+/// every weight is read once, so the work is split where the weights are contiguous.
+/// `[in, out]`: each thread streams a contiguous band of input rows into its own partial
+/// sum, and the partial sums are added in a fixed order (deterministic for a given thread
+/// count). `[out, in]`: each output is one contiguous dot product.
 fn matvec(out: &mut [f32], x: &[f32], weight: &[f32], bias: Option<&[f32]>, layout: WeightLayout) {
     let (in_dim, out_dim) = (x.len(), out.len());
     match layout {
         WeightLayout::InOut => {
-            out.par_chunks_mut(COLUMN_BLOCK).enumerate().for_each(|(block, acc)| {
-                let o0 = block * COLUMN_BLOCK;
-                match bias {
-                    Some(b) => acc.copy_from_slice(&b[o0..o0 + acc.len()]),
-                    None => acc.fill(0.0),
+            let parts = rayon::current_num_threads().clamp(1, in_dim);
+            let band = in_dim.div_ceil(parts);
+            let partials: Vec<Vec<f32>> = (0..parts)
+                .into_par_iter()
+                .map(|part| {
+                    let mut acc = vec![0f32; out_dim];
+                    for i in part * band..((part + 1) * band).min(in_dim) {
+                        super::axpy(&mut acc, x[i], &weight[i * out_dim..(i + 1) * out_dim]);
+                    }
+                    acc
+                })
+                .collect();
+            match bias {
+                Some(b) => out.copy_from_slice(&b[..out_dim]),
+                None => out.fill(0.0),
+            }
+            for partial in &partials {
+                for (o, p) in out.iter_mut().zip(partial) {
+                    *o += p;
                 }
-                let width = acc.len();
-                for (i, &xi) in x.iter().enumerate() {
-                    let row = &weight[i * out_dim + o0..i * out_dim + o0 + width];
-                    super::axpy(acc, xi, row);
-                }
-            });
+            }
         }
         WeightLayout::OutIn => {
-            out.par_chunks_mut(COLUMN_BLOCK).enumerate().for_each(|(block, acc)| {
-                let o0 = block * COLUMN_BLOCK;
+            out.par_chunks_mut(ROW_BLOCK).enumerate().for_each(|(block, acc)| {
+                let o0 = block * ROW_BLOCK;
                 for (j, o) in acc.iter_mut().enumerate() {
                     let row = &weight[(o0 + j) * in_dim..(o0 + j + 1) * in_dim];
                     *o = super::dot(x, row) + bias.map_or(0.0, |b| b[o0 + j]);

@@ -23,7 +23,9 @@ use crate::kernels::matmul::{matmul_forward, WeightLayout};
 use crate::kernels::residual::residual_forward;
 
 /// An intervention: called with a hook name (`blocks.1.attn.hook_z`, …) and that
-/// activation's values, which it may change in place before the pass goes on.
+/// activation's values, which it may change in place before the pass goes on. q, k and v
+/// arrive together as `blocks.L.attn.hook_qkv` [N, 3C] (`inspect::intervention` maps
+/// TransformerLens's `attn.hook_q` / `hook_k` / `hook_v` onto its thirds).
 pub type Edit<'a> = &'a mut dyn FnMut(&str, &mut [f32]);
 
 /// Checks a batch of ids against the model: every id < vocab_size, 1 ≤ seq ≤ n_ctx.
@@ -141,6 +143,8 @@ fn block_forward(
         3 * c,
         WeightLayout::InOut,
     );
+    // q | k | v packed [N, 3C]: `inspect` edits `attn.hook_q` / `hook_k` / `hook_v` here
+    hook(&name("attn.hook_qkv"), &mut a.qkv);
     attention_forward(&mut a.z, &mut a.attn_scores, &mut a.attn_pattern, &a.qkv, batch, seq, c, h);
     if hook(&name("attn.hook_pattern"), &mut a.attn_pattern) {
         // an intervention may have changed the pattern: z must follow it

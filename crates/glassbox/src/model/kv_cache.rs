@@ -15,7 +15,7 @@ use crate::kernels::residual::residual_forward;
 
 /// Keys and values of every position so far, per block, plus one token's scratch buffers.
 pub struct Decoder {
-    /// Per block: [n_ctx, C] keys and values; the first `len` rows are filled.
+    /// Per block: [len, C] keys and values, grown as tokens arrive (never past n_ctx rows).
     keys: Vec<Vec<f32>>,
     values: Vec<Vec<f32>>,
     /// Positions in the cache.
@@ -37,10 +37,10 @@ pub struct Decoder {
 impl Decoder {
     pub fn new(params: &Params) -> Self {
         let config = &params.config;
-        let (c, t) = (config.n_embd, config.n_ctx);
+        let c = config.n_embd;
         Decoder {
-            keys: vec![vec![0.0; t * c]; config.n_layer],
-            values: vec![vec![0.0; t * c]; config.n_layer],
+            keys: vec![Vec::new(); config.n_layer],
+            values: vec![Vec::new(); config.n_layer],
             len: 0,
             x: vec![0.0; c],
             normalized: vec![0.0; c],
@@ -67,9 +67,12 @@ impl Decoder {
         let (c, v, t) = (config.n_embd, config.vocab_size, ids.len());
         super::forward::forward(params, ids, 1, t, &mut self.prefill)?;
         for (layer, block) in self.prefill.blocks.iter().enumerate() {
-            for (pos, row) in block.qkv.chunks_exact(3 * c).enumerate() {
-                self.keys[layer][pos * c..(pos + 1) * c].copy_from_slice(&row[c..2 * c]);
-                self.values[layer][pos * c..(pos + 1) * c].copy_from_slice(&row[2 * c..]);
+            let (keys, values) = (&mut self.keys[layer], &mut self.values[layer]);
+            keys.clear();
+            values.clear();
+            for row in block.qkv.chunks_exact(3 * c) {
+                keys.extend_from_slice(&row[c..2 * c]);
+                values.extend_from_slice(&row[2 * c..]);
             }
         }
         self.len = t;
@@ -118,8 +121,11 @@ impl Decoder {
                 3 * c,
                 WeightLayout::InOut,
             );
-            self.keys[layer][pos * c..(pos + 1) * c].copy_from_slice(&self.qkv[c..2 * c]);
-            self.values[layer][pos * c..(pos + 1) * c].copy_from_slice(&self.qkv[2 * c..]);
+            let (keys, values) = (&mut self.keys[layer], &mut self.values[layer]);
+            keys.truncate(pos * c);
+            values.truncate(pos * c);
+            keys.extend_from_slice(&self.qkv[c..2 * c]);
+            values.extend_from_slice(&self.qkv[2 * c..]);
             let pattern = &mut self.patterns[layer];
             pattern.resize(config.n_head * (pos + 1), 0.0);
             attention_decode(

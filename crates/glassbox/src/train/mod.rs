@@ -1,1 +1,30 @@
-//! Training: data, AdamW, the learning-rate schedule, the loop, checkpoints, tasks. (Being written.)
+//! Training: from data to a trained model directory, on a CPU.
+//!
+//! ```text
+//! text ──tokenizer──▶ ids (cached) ──90/10──▶ random windows ─┐
+//! task (sort, reverse, add, repeat) ──▶ examples ─────────────┴─▶ forward → loss → backward
+//!      → clip → AdamW (warmup + cosine) → every N steps: evaluate, checkpoint (atomic)
+//! ```
+//!
+//! - [`data`]: text files, tokenizers, token cache, train/validation split, batches.
+//! - [`tasks`]: the built-in tasks and their exact-answer accuracy.
+//! - [`adamw`]: AdamW and global-norm clipping. [`schedule`]: warmup + cosine.
+//! - [`trainer`]: the loop, its options and callbacks, create and resume.
+//! - [`checkpoint`]: `train_state.safetensors`. [`run_dir`]: the run directory and its log.
+
+pub mod adamw;
+pub mod checkpoint;
+pub mod data;
+pub mod run_dir;
+pub mod schedule;
+pub mod tasks;
+pub mod trainer;
+
+pub use adamw::{clip_factor, global_norm, AdamW, AdamWConfig};
+pub use data::{Dataset, TextData, TokenizerSpec};
+pub use schedule::LrSchedule;
+pub use tasks::{Task, TaskKind, TASK_NAMES};
+pub use trainer::{
+    DataSource, EvalReport, Event, NewRun, OptionChanges, ResumeRequest, ShapeRequest, StepReport, TrainOptions,
+    Trainer,
+};

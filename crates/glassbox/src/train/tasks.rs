@@ -1,0 +1,321 @@
+//! Built-in tasks: small problems generated from a seed, that need no files and that a
+//! tiny GPT learns in seconds to minutes. Pipeline position: they stand in for a text file
+//! at the very start — instead of text → tokenizer → ids, a task writes ids directly
+//! (with a character vocabulary saved beside the model so that people see letters).
+//!
+//! Each example is a prompt followed by its answer; the model reads all of it but the last
+//! token, and the loss counts only the positions whose next token is part of the answer
+//! (the prompt is random: predicting it is impossible). Accuracy is exact: the model
+//! completes held-out prompts greedily and must produce the whole answer.
+//!
+//! - `sort`: the LLM Visualization model: six letters from {A, B, C}, then the same letters
+//!   sorted (`CBABBC` → `ABBBCC`); 3 layers, 3 heads, 48 dims, context 11, vocabulary 3.
+//! - `reverse`: eight letters from A–H, then the same letters backwards.
+//! - `add`: two three-digit numbers and their four-digit sum (`123+456=0579`).
+//! - `repeat`: a BOS token `^`, ten distinct random letters, then the same ten again: the
+//!   classic induction-head task. The loss on the first ten is irreducible (they are
+//!   random); on the repetition it can go to ~0 by copying, so every position counts.
+//!
+//! Held-out examples are set apart by a hash of the prompt: training never draws one.
+
+use crate::config::GptConfig;
+use crate::error::{Error, Result};
+use crate::model::{forward, Activations, Params};
+use crate::rng::Rng;
+use crate::sample::argmax;
+use crate::tokenizer::{CharTokenizer, Tokenizer};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskKind {
+    Sort,
+    Reverse,
+    Add,
+    Repeat,
+}
+
+/// A built-in task: its vocabulary, the lengths of prompt and answer, and how to make and
+/// check examples.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Task {
+    pub kind: TaskKind,
+    /// The characters of the vocabulary, in id order.
+    pub alphabet: &'static str,
+    /// Tokens before the answer.
+    pub prompt_len: usize,
+    /// Tokens of the answer.
+    pub answer_len: usize,
+}
+
+/// Names accepted by `--task`.
+pub const TASK_NAMES: [&str; 4] = ["sort", "reverse", "add", "repeat"];
+
+const REPEAT_LETTERS: usize = 10;
+
+impl Task {
+    pub fn from_name(name: &str) -> Result<Task> {
+        let task = |kind, alphabet, prompt_len, answer_len| Task { kind, alphabet, prompt_len, answer_len };
+        Ok(match name {
+            "sort" => task(TaskKind::Sort, "ABC", 6, 6),
+            "reverse" => task(TaskKind::Reverse, "ABCDEFGH", 8, 8),
+            "add" => task(TaskKind::Add, "0123456789+=", 8, 4),
+            "repeat" => task(TaskKind::Repeat, "^abcdefghijklmnopqrstuvwxyz", 1 + REPEAT_LETTERS, REPEAT_LETTERS),
+            _ => {
+                return Err(Error::input(format!(
+                    "unknown task '{name}'; choose one of {} (or pass --data FILE to train on text)",
+                    TASK_NAMES.join(", ")
+                )))
+            }
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            TaskKind::Sort => "sort",
+            TaskKind::Reverse => "reverse",
+            TaskKind::Add => "add",
+            TaskKind::Repeat => "repeat",
+        }
+    }
+
+    /// A one-line description for people.
+    pub fn describe(&self) -> &'static str {
+        match self.kind {
+            TaskKind::Sort => "sort six letters from {A, B, C} (CBABBC → ABBBCC)",
+            TaskKind::Reverse => "reverse eight letters from A–H (ABCDEFGH → HGFEDCBA)",
+            TaskKind::Add => "add two three-digit numbers (123+456= → 0579)",
+            TaskKind::Repeat => "repeat ten random letters after a ^ (^qwertyuiop → qwertyuiop): induction",
+        }
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.alphabet.chars().count()
+    }
+
+    /// How many tokens the model reads: the whole example but its last token.
+    pub fn seq_len(&self) -> usize {
+        self.prompt_len + self.answer_len - 1
+    }
+
+    /// The first input position whose target counts in the loss.
+    pub fn loss_from(&self) -> usize {
+        match self.kind {
+            TaskKind::Repeat => 0,
+            _ => self.prompt_len - 1,
+        }
+    }
+
+    /// The model this task trains by default (`sort` is the LLM Visualization's sorter).
+    pub fn default_config(&self) -> GptConfig {
+        let (layers, heads, embd) = match self.kind {
+            TaskKind::Sort | TaskKind::Reverse => (3, 3, 48),
+            TaskKind::Add => (4, 4, 64),
+            TaskKind::Repeat => (2, 4, 64),
+        };
+        GptConfig::new(layers, heads, embd, self.vocab_size(), self.seq_len())
+    }
+
+    /// The character vocabulary saved with a task's model: id i is the i-th character.
+    pub fn tokenizer(&self) -> Tokenizer {
+        Tokenizer::Char(CharTokenizer::from_chars(self.alphabet.chars().collect()).expect("distinct characters"))
+    }
+
+    /// The answer to a prompt.
+    pub fn answer(&self, prompt: &[u32]) -> Vec<u32> {
+        match self.kind {
+            TaskKind::Sort => {
+                let mut sorted = prompt.to_vec();
+                sorted.sort_unstable();
+                sorted
+            }
+            TaskKind::Reverse => prompt.iter().rev().copied().collect(),
+            TaskKind::Add => {
+                let number = |digits: &[u32]| digits.iter().fold(0u32, |n, &d| n * 10 + d);
+                let sum = number(&prompt[0..3]) + number(&prompt[4..7]);
+                [1000, 100, 10, 1].iter().map(|&place| sum / place % 10).collect()
+            }
+            TaskKind::Repeat => prompt[1..].to_vec(),
+        }
+    }
+
+    /// A random prompt (held out or not).
+    fn random_prompt(&self, rng: &mut Rng) -> Vec<u32> {
+        match self.kind {
+            TaskKind::Sort | TaskKind::Reverse => {
+                let v = self.vocab_size();
+                (0..self.prompt_len).map(|_| rng.below(v) as u32).collect()
+            }
+            TaskKind::Add => {
+                let mut p: Vec<u32> = (0..8).map(|_| rng.below(10) as u32).collect();
+                p[3] = 10; // '+'
+                p[7] = 11; // '='
+                p
+            }
+            TaskKind::Repeat => {
+                // ten distinct letters (ids 1..=26) after the BOS token 0
+                let mut letters: Vec<u32> = (1..self.vocab_size() as u32).collect();
+                for i in 0..REPEAT_LETTERS {
+                    let j = i + rng.below(letters.len() - i);
+                    letters.swap(i, j);
+                }
+                std::iter::once(0).chain(letters[..REPEAT_LETTERS].iter().copied()).collect()
+            }
+        }
+    }
+
+    /// Whether a prompt belongs to the held-out set (a hash of it, so the split is fixed).
+    pub fn is_held_out(&self, prompt: &[u32]) -> bool {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for &id in prompt {
+            hash = (hash ^ id as u64).wrapping_mul(0x100_0000_01b3);
+        }
+        // sort has only 3⁶ = 729 prompts: hold out a quarter; the others, a tenth
+        let every = if self.kind == TaskKind::Sort { 4 } else { 10 };
+        hash % every == 0
+    }
+
+    /// A prompt from the training side (`held_out` false) or the held-out side.
+    pub fn prompt(&self, rng: &mut Rng, held_out: bool) -> Vec<u32> {
+        loop {
+            let p = self.random_prompt(rng);
+            if self.is_held_out(&p) == held_out {
+                return p;
+            }
+        }
+    }
+
+    /// Writes one example as model input and targets: `ids` gets the first `seq_len`
+    /// tokens of prompt + answer, `targets` the next token where it counts, −1 elsewhere.
+    pub fn write_example(&self, prompt: &[u32], ids: &mut [u32], targets: &mut [i32]) {
+        let full: Vec<u32> = prompt.iter().copied().chain(self.answer(prompt)).collect();
+        let from = self.loss_from();
+        for i in 0..self.seq_len() {
+            ids[i] = full[i];
+            targets[i] = if i >= from { full[i + 1] as i32 } else { -1 };
+        }
+    }
+
+    /// Completes each prompt greedily (answer_len tokens), all prompts as one batch.
+    pub fn complete(&self, params: &Params, prompts: &[Vec<u32>], acts: &mut Activations) -> Result<Vec<Vec<u32>>> {
+        let rows = prompts.len();
+        let v = params.config.vocab_size;
+        let mut seqs: Vec<Vec<u32>> = prompts.to_vec();
+        let mut ids = Vec::with_capacity(rows * self.seq_len());
+        for _ in 0..self.answer_len {
+            let len = seqs.first().map_or(0, Vec::len);
+            ids.clear();
+            for s in &seqs {
+                ids.extend_from_slice(s);
+            }
+            forward(params, &ids, rows, len, acts)?;
+            for (r, s) in seqs.iter_mut().enumerate() {
+                let last = (r * len + len - 1) * v;
+                s.push(argmax(&acts.logits[last..last + v]));
+            }
+        }
+        Ok(seqs.into_iter().map(|s| s[self.prompt_len..].to_vec()).collect())
+    }
+
+    /// The fraction of prompts whose greedy completion is exactly the answer.
+    pub fn accuracy(&self, params: &Params, prompts: &[Vec<u32>], acts: &mut Activations) -> Result<f32> {
+        if prompts.is_empty() {
+            return Ok(0.0);
+        }
+        let answers = self.complete(params, prompts, acts)?;
+        let right = prompts.iter().zip(&answers).filter(|(p, a)| self.answer(p) == **a).count();
+        Ok(right as f32 / prompts.len() as f32)
+    }
+
+    /// Ids as the task's characters.
+    pub fn render(&self, ids: &[u32]) -> String {
+        let chars: Vec<char> = self.alphabet.chars().collect();
+        ids.iter().map(|&i| chars.get(i as usize).copied().unwrap_or('?')).collect()
+    }
+
+    /// The ids of a string of the task's characters; a character outside it is bad input.
+    pub fn parse(&self, text: &str) -> Result<Vec<u32>> {
+        text.chars()
+            .map(|c| {
+                self.alphabet.chars().position(|a| a == c).map(|i| i as u32).ok_or_else(|| {
+                    Error::input(format!(
+                        "'{c}' is not a letter of the {} task; use only \"{}\"",
+                        self.name(),
+                        self.alphabet
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn examples_are_well_formed_and_answers_right() {
+        let sort = Task::from_name("sort").unwrap();
+        assert_eq!(sort.seq_len(), 11);
+        assert_eq!(sort.default_config(), GptConfig::preset("sorter").unwrap());
+        let p = sort.parse("CBABBC").unwrap();
+        assert_eq!(sort.render(&sort.answer(&p)), "ABBBCC");
+        let (mut ids, mut targets) = (vec![0; 11], vec![0; 11]);
+        sort.write_example(&p, &mut ids, &mut targets);
+        assert_eq!(sort.render(&ids), "CBABBCABBBC");
+        assert_eq!(&targets[..5], &[-1; 5]);
+        assert_eq!(&targets[5..], &[0, 1, 1, 1, 2, 2]);
+
+        let add = Task::from_name("add").unwrap();
+        let p = add.parse("987+654=").unwrap();
+        assert_eq!(add.render(&add.answer(&p)), "1641");
+        let rev = Task::from_name("reverse").unwrap();
+        assert_eq!(rev.render(&rev.answer(&rev.parse("ABCDEFGH").unwrap())), "HGFEDCBA");
+
+        let repeat = Task::from_name("repeat").unwrap();
+        let mut rng = Rng::new(3);
+        let p = repeat.prompt(&mut rng, false);
+        assert_eq!(p[0], 0);
+        let mut letters = p[1..].to_vec();
+        letters.sort_unstable();
+        letters.dedup();
+        assert_eq!(letters.len(), 10, "distinct letters");
+        let (mut ids, mut targets) = (vec![0; 20], vec![0; 20]);
+        repeat.write_example(&p, &mut ids, &mut targets);
+        assert!(targets.iter().all(|&t| t > 0), "every position counts");
+        assert_eq!(&ids[11..], &p[1..10]);
+
+        assert!(Task::from_name("sorting").unwrap_err().to_string().contains("sort, reverse, add, repeat"));
+        assert!(sort.parse("ABD").is_err());
+    }
+
+    #[test]
+    fn held_out_prompts_never_appear_in_training() {
+        for name in TASK_NAMES {
+            let task = Task::from_name(name).unwrap();
+            let mut rng = Rng::new(1);
+            for _ in 0..500 {
+                assert!(!task.is_held_out(&task.prompt(&mut rng, false)));
+                assert!(task.is_held_out(&task.prompt(&mut rng, true)));
+            }
+        }
+        let sort = Task::from_name("sort").unwrap();
+        let all = 3usize.pow(6);
+        let held = (0..all)
+            .filter(|&n| {
+                let p: Vec<u32> = (0..6).map(|i| (n / 3usize.pow(i)) as u32 % 3).collect();
+                sort.is_held_out(&p)
+            })
+            .count();
+        assert!(held > 100 && held < 260, "{held} of {all} sort prompts held out");
+    }
+
+    #[test]
+    fn the_tokenizer_spells_the_alphabet_in_id_order() {
+        for name in TASK_NAMES {
+            let task = Task::from_name(name).unwrap();
+            let tok = task.tokenizer();
+            assert_eq!(tok.vocab_size(), task.vocab_size());
+            let ids: Vec<u32> = (0..task.vocab_size() as u32).collect();
+            assert_eq!(tok.decode(&ids).unwrap(), task.alphabet);
+        }
+    }
+}

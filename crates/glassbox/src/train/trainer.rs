@@ -1,0 +1,781 @@
+//! The training loop. Pipeline position: everything else in `train/` meets here —
+//!
+//! ```text
+//! batch ← data (random windows / task examples)          ┐
+//! forward → loss → backward   (× --accum micro-batches)   │ one step
+//! ‖g‖ → clip → AdamW(lr from the schedule)                ┘
+//! every --eval-every steps: validation loss (and a task's accuracy)
+//! every --checkpoint-every steps: train_state.safetensors, then model.safetensors
+//! ```
+//!
+//! A run is created ([`Trainer::create`]) or resumed ([`Trainer::resume`]) and then
+//! [`Trainer::run`] reports each step, evaluation and checkpoint through a callback; the
+//! engine never prints. Everything that decides what comes next — parameters, AdamW's
+//! moments, the data RNG, the step — is in the checkpoint, so a resumed run computes
+//! exactly what the uninterrupted one would have (for a given thread count).
+
+use super::adamw::{clip_factor, global_norm, AdamW, AdamWConfig};
+use super::checkpoint::{atomic_disk, load_state, save_state, Disk, StateRef};
+use super::data::{
+    accuracy_prompts, load_token_cache, read_text, save_token_cache, split_point, Batch, CacheKey, Dataset, TextData,
+    TokenizerSpec,
+};
+use super::run_dir::{clear_run_files, holds_a_model, kept_checkpoint_dir, RunLog};
+use super::schedule::LrSchedule;
+use super::tasks::Task;
+use crate::config::GptConfig;
+use crate::error::{Error, Result};
+use crate::io::{load_model, save_model};
+use crate::model::{backward, forward, loss, Activations, Gradients, Params};
+use crate::rng::Rng;
+use crate::tokenizer::Tokenizer;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// How to train: batch, length, learning rate and its schedule, AdamW, clipping,
+/// accumulation, and how often to evaluate and checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    /// Sequences per micro-batch.
+    pub batch: usize,
+    /// Optimizer steps in the whole run.
+    pub steps: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// The learning rate the cosine decays to.
+    pub min_lr: f64,
+    /// Steps of linear warmup.
+    pub warmup: usize,
+    pub adamw: AdamWConfig,
+    /// Clip the gradients to this global L2 norm (0: no clipping).
+    pub grad_clip: f32,
+    /// Micro-batches whose gradients are averaged into one step.
+    pub accum: usize,
+    /// Evaluate every this many steps (and at the end); 0: only at the end.
+    pub eval_every: usize,
+    /// Validation batches per evaluation.
+    pub eval_batches: usize,
+    /// Held-out prompts a task's accuracy is measured on.
+    pub accuracy_examples: usize,
+    /// Checkpoint every this many steps (and at the end); 0: only at the end.
+    pub checkpoint_every: usize,
+    /// Keep `checkpoints/step-N/` model snapshots along the way.
+    pub keep_checkpoints: bool,
+    /// Seeds the initial weights and the order of the data.
+    pub seed: u64,
+}
+
+impl Default for TrainOptions {
+    /// nanoGPT's CPU shakespeare run: batch 12, 2000 steps, lr 1e-3 → 1e-4 after 100
+    /// warmup steps, β₂ 0.99 (few tokens per step), weight decay 0.1, clip 1.0.
+    fn default() -> Self {
+        TrainOptions {
+            batch: 12,
+            steps: 2000,
+            lr: 1e-3,
+            min_lr: 1e-4,
+            warmup: 100,
+            adamw: AdamWConfig { beta2: 0.99, ..AdamWConfig::default() },
+            grad_clip: 1.0,
+            accum: 1,
+            eval_every: 250,
+            eval_batches: 20,
+            accuracy_examples: 0,
+            checkpoint_every: 500,
+            keep_checkpoints: false,
+            seed: 1337,
+        }
+    }
+}
+
+impl TrainOptions {
+    /// The defaults for a built-in task: bigger batches of short examples, a higher
+    /// learning rate, accuracy on 1,000 held-out prompts.
+    pub fn for_task(task: &Task) -> Self {
+        let steps = match task.name() {
+            "sort" => 600,
+            "reverse" => 1500,
+            "add" => 4000,
+            _ => 1500,
+        };
+        TrainOptions {
+            batch: 64,
+            steps,
+            lr: 3e-3,
+            min_lr: 3e-4,
+            warmup: 50,
+            eval_every: 100,
+            eval_batches: 4,
+            accuracy_examples: 1000,
+            checkpoint_every: 500,
+            ..TrainOptions::default()
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let positive = [("--batch", self.batch), ("--steps", self.steps), ("--accum", self.accum)];
+        for (flag, value) in positive {
+            if value == 0 {
+                return Err(Error::input(format!("{flag} must be at least 1")));
+            }
+        }
+        if self.eval_batches == 0 {
+            return Err(Error::input("--eval-batches must be at least 1"));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::input(format!("--lr {} is invalid; use a positive number such as 1e-3", self.lr)));
+        }
+        if !(self.min_lr.is_finite() && self.min_lr >= 0.0 && self.min_lr <= self.lr) {
+            return Err(Error::input(format!(
+                "--min-lr {} is invalid; use a number from 0 up to --lr ({})",
+                self.min_lr, self.lr
+            )));
+        }
+        if !(self.grad_clip.is_finite() && self.grad_clip >= 0.0) {
+            return Err(Error::input(format!(
+                "--grad-clip {} is invalid; use 0 (no clipping) or a positive norm such as 1.0",
+                self.grad_clip
+            )));
+        }
+        self.adamw.validate()
+    }
+
+    pub fn schedule(&self) -> LrSchedule {
+        LrSchedule { max_lr: self.lr, min_lr: self.min_lr, warmup: self.warmup, total: self.steps }
+    }
+}
+
+/// Options given on the command line; `None` keeps the default (new run) or the run's own
+/// setting (resume).
+#[derive(Clone, Debug, Default)]
+pub struct OptionChanges {
+    pub batch: Option<usize>,
+    pub steps: Option<usize>,
+    pub lr: Option<f64>,
+    pub min_lr: Option<f64>,
+    pub warmup: Option<usize>,
+    pub weight_decay: Option<f64>,
+    pub beta1: Option<f64>,
+    pub beta2: Option<f64>,
+    pub grad_clip: Option<f32>,
+    pub accum: Option<usize>,
+    pub eval_every: Option<usize>,
+    pub eval_batches: Option<usize>,
+    pub accuracy_examples: Option<usize>,
+    pub checkpoint_every: Option<usize>,
+    pub keep_checkpoints: Option<bool>,
+    pub seed: Option<u64>,
+}
+
+impl OptionChanges {
+    /// Each given option replaces the one in `base`.
+    pub fn replace(&self, base: &TrainOptions) -> TrainOptions {
+        TrainOptions {
+            batch: self.batch.unwrap_or(base.batch),
+            steps: self.steps.unwrap_or(base.steps),
+            lr: self.lr.unwrap_or(base.lr),
+            min_lr: self.min_lr.unwrap_or(base.min_lr),
+            warmup: self.warmup.unwrap_or(base.warmup),
+            adamw: AdamWConfig {
+                beta1: self.beta1.unwrap_or(base.adamw.beta1),
+                beta2: self.beta2.unwrap_or(base.adamw.beta2),
+                eps: base.adamw.eps,
+                weight_decay: self.weight_decay.unwrap_or(base.adamw.weight_decay),
+            },
+            grad_clip: self.grad_clip.unwrap_or(base.grad_clip),
+            accum: self.accum.unwrap_or(base.accum),
+            eval_every: self.eval_every.unwrap_or(base.eval_every),
+            eval_batches: self.eval_batches.unwrap_or(base.eval_batches),
+            accuracy_examples: self.accuracy_examples.unwrap_or(base.accuracy_examples),
+            checkpoint_every: self.checkpoint_every.unwrap_or(base.checkpoint_every),
+            keep_checkpoints: self.keep_checkpoints.unwrap_or(base.keep_checkpoints),
+            seed: self.seed.unwrap_or(base.seed),
+        }
+    }
+
+    /// The options of a new run: the defaults with the given options, where a new --lr
+    /// brings its own --min-lr (a tenth) and a short run a shorter warmup (a tenth of it).
+    pub fn new_run(&self, defaults: &TrainOptions) -> TrainOptions {
+        let mut options = self.replace(defaults);
+        if self.lr.is_some() && self.min_lr.is_none() {
+            options.min_lr = options.lr / 10.0;
+        }
+        if self.warmup.is_none() {
+            options.warmup = options.warmup.min(options.steps / 10);
+        }
+        options
+    }
+}
+
+/// What the model learns from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum DataSource {
+    /// A text file through a tokenizer (`char`, `bpe:N`, `gpt2` or a directory).
+    Text { path: PathBuf, tokenizer: String },
+    /// A built-in task by name.
+    Task { name: String },
+}
+
+/// The model's shape as asked for on the command line: a preset and/or single dimensions.
+#[derive(Clone, Debug, Default)]
+pub struct ShapeRequest {
+    pub preset: Option<String>,
+    pub layers: Option<usize>,
+    pub heads: Option<usize>,
+    pub embd: Option<usize>,
+    pub block: Option<usize>,
+}
+
+impl ShapeRequest {
+    /// `base` (or the preset), with the given dimensions, and the tokenizer's vocabulary.
+    pub fn resolve(&self, base: &GptConfig, vocab_size: usize, eos: Option<u32>) -> Result<GptConfig> {
+        let mut config = match &self.preset {
+            Some(name) => GptConfig::preset(name)?,
+            None => base.clone(),
+        };
+        config.n_layer = self.layers.unwrap_or(config.n_layer);
+        config.n_head = self.heads.unwrap_or(config.n_head);
+        config.n_embd = self.embd.unwrap_or(config.n_embd);
+        config.n_ctx = self.block.unwrap_or(config.n_ctx);
+        config.vocab_size = vocab_size;
+        config.eos_token_id = eos;
+        config.validate().map_err(|e| Error::input(format!("the model shape is invalid: {e}")))?;
+        Ok(config)
+    }
+}
+
+/// A new run.
+pub struct NewRun {
+    /// The run directory (`--out`).
+    pub dir: PathBuf,
+    pub data: DataSource,
+    pub shape: ShapeRequest,
+    pub options: OptionChanges,
+    /// Replace an earlier run in `dir` (the demo); otherwise its presence is an error.
+    pub overwrite: bool,
+}
+
+/// What `--resume` was given besides the run directory: anything set must agree with the
+/// run (only the number of steps and the evaluation/checkpoint cadence may change).
+#[derive(Clone, Debug, Default)]
+pub struct ResumeRequest {
+    pub data_path: Option<PathBuf>,
+    pub task: Option<String>,
+    pub tokenizer: Option<String>,
+    pub shape: ShapeRequest,
+    pub options: OptionChanges,
+}
+
+/// The settings a run keeps in its checkpoint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct RunMeta {
+    config: serde_json::Value,
+    data: DataSource,
+    options: TrainOptions,
+}
+
+/// One optimizer step, as reported to the caller and logged.
+#[derive(Clone, Debug)]
+pub struct StepReport {
+    /// Steps done (1 after the first update).
+    pub step: usize,
+    pub steps: usize,
+    /// Mean training loss of the step's batches.
+    pub loss: f32,
+    pub lr: f64,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f32,
+    /// Tokens the step read.
+    pub tokens: usize,
+    pub seconds: f64,
+}
+
+/// One evaluation.
+#[derive(Clone, Debug)]
+pub struct EvalReport {
+    pub step: usize,
+    /// Mean loss over the fixed validation batches.
+    pub val_loss: f32,
+    /// A task's exact-answer accuracy on held-out prompts.
+    pub accuracy: Option<f32>,
+    pub seconds: f64,
+}
+
+/// What the loop reports as it goes.
+pub enum Event<'a> {
+    Step(&'a StepReport),
+    Eval(&'a EvalReport),
+    Checkpoint { step: usize, dir: &'a Path },
+}
+
+/// Preparation progress (reading, tokenizer training, tokenizing): a stage, and
+/// `done`/`total` where countable (total 0 otherwise).
+pub type Prep<'a> = &'a mut dyn FnMut(&str, usize, usize);
+
+/// A run in progress.
+pub struct Trainer {
+    pub dir: PathBuf,
+    pub config: GptConfig,
+    pub params: Params,
+    pub options: TrainOptions,
+    pub data: DataSource,
+    pub tokenizer: Tokenizer,
+    pub task: Option<Task>,
+    /// Steps done.
+    pub step: usize,
+    /// Tokens per sequence the model trains on.
+    pub seq: usize,
+    /// The last step saved to disk.
+    pub last_checkpoint: usize,
+    dataset: Dataset,
+    optimizer: AdamW,
+    grads: Gradients,
+    acts: Activations,
+    scratch: Activations,
+    batch: Batch,
+    val_batches: Vec<Batch>,
+    prompts: Vec<Vec<u32>>,
+    rng: Rng,
+    batches_drawn: u64,
+    log: RunLog,
+    last_eval: Option<EvalReport>,
+}
+
+/// The seed of the data order, kept apart from the weights' seed.
+fn data_seed(seed: u64) -> u64 {
+    seed ^ 0xDA7A_DA7A_DA7A_DA7A
+}
+
+/// The sequence length a run trains on: the context for text, the example for a task.
+fn sequence_length(config: &GptConfig, task: Option<&Task>) -> Result<usize> {
+    match task {
+        None => Ok(config.n_ctx),
+        Some(task) if config.n_ctx < task.seq_len() => Err(Error::input(format!(
+            "--block {} is shorter than the {} task's examples ({} tokens); use --block {} or more",
+            config.n_ctx,
+            task.name(),
+            task.seq_len(),
+            task.seq_len()
+        ))),
+        Some(task) => Ok(task.seq_len()),
+    }
+}
+
+fn describe_shape(c: &GptConfig) -> String {
+    format!("{} layers, {} heads, {} dims, context {}, vocabulary {}", c.n_layer, c.n_head, c.n_embd, c.n_ctx, c.vocab_size)
+}
+
+impl Trainer {
+    /// Starts a run in `spec.dir`: makes the tokenizer and data, the model (GPT-2's
+    /// initialisation, seeded), and saves step 0, so the directory is a model at once.
+    pub fn create(spec: NewRun, prep: Prep) -> Result<Trainer> {
+        if holds_a_model(&spec.dir) && !spec.overwrite {
+            return Err(Error::input(format!(
+                "{} already holds a model; pass --resume to continue training it, or choose another --out",
+                spec.dir.display()
+            )));
+        }
+        if spec.dir.is_file() {
+            return Err(Error::input(format!("--out {} is a file; name a directory", spec.dir.display())));
+        }
+        let (dataset, tokenizer, base, task, cache) = match &spec.data {
+            DataSource::Task { name } => {
+                let task = Task::from_name(name)?;
+                (Dataset::Task(task.clone()), task.tokenizer(), task.default_config(), Some(task), None)
+            }
+            DataSource::Text { path, tokenizer } => {
+                let tokenizer_spec = TokenizerSpec::parse(tokenizer)?;
+                prep("reading the text", 0, 0);
+                let text = read_text(path)?;
+                let train_text = &text[..split_point(&text)];
+                let tokenizer = tokenizer_spec
+                    .build(&text, train_text, &mut |done, total| prep("training the BPE vocabulary", done, total))?;
+                prep("tokenizing", 0, 0);
+                let data = TextData::encode(&text, &tokenizer);
+                let key = CacheKey::new(path, &text, &tokenizer, &data);
+                (Dataset::Text(data), tokenizer, GptConfig::preset("baby")?, None, Some(key))
+            }
+        };
+        let defaults = task.as_ref().map_or_else(TrainOptions::default, TrainOptions::for_task);
+        let options = spec.options.new_run(&defaults);
+        options.validate()?;
+        let config = spec.shape.resolve(&base, tokenizer.vocab_size(), tokenizer.end_of_text())?;
+        let seq = sequence_length(&config, task.as_ref())?;
+        if let (Dataset::Text(data), DataSource::Text { path, .. }) = (&dataset, &spec.data) {
+            data.check_fits(seq, path)?;
+        }
+
+        if spec.overwrite && spec.dir.is_dir() {
+            clear_run_files(&spec.dir)?;
+        }
+        std::fs::create_dir_all(&spec.dir).map_err(|e| Error::writing(&spec.dir, e))?;
+        tokenizer.save(&spec.dir)?;
+        if let (Dataset::Text(data), Some(key)) = (&dataset, &cache) {
+            save_token_cache(&spec.dir, key, data)?;
+        }
+        let params = Params::init_random(&config, options.seed);
+        let rng = Rng::new(data_seed(options.seed));
+        let log = RunLog::create(&spec.dir)?;
+        let mut trainer =
+            Trainer::assemble(spec.dir, config, params, options, spec.data, tokenizer, task, dataset, seq, rng, log);
+        trainer.checkpoint()?;
+        Ok(trainer)
+    }
+
+    /// Continues the run in `dir` from its last checkpoint.
+    pub fn resume(dir: &Path, request: ResumeRequest, prep: Prep) -> Result<Trainer> {
+        let state = load_state(dir)?;
+        let meta: RunMeta = serde_json::from_str(&state.run).map_err(|e| {
+            Error::input(format!("{}: the run settings in train_state.safetensors are damaged ({e})", dir.display()))
+        })?;
+        let config = GptConfig::from_json_str(&meta.config.to_string())?;
+        let asked = request.shape.resolve(&config, config.vocab_size, config.eos_token_id)?;
+        if asked != config {
+            return Err(Error::input(format!(
+                "{} holds a model of {}, but the shape flags ask for {}; a run resumes with its own shape: drop the \
+                 shape flags, or start a new run with another --out",
+                dir.display(),
+                describe_shape(&config),
+                describe_shape(&asked)
+            )));
+        }
+        if state.params.len() != config.num_params() {
+            return Err(Error::input(format!(
+                "{}: train_state.safetensors holds {} parameters but config.json's shape has {}; the run is damaged",
+                dir.display(),
+                state.params.len(),
+                config.num_params()
+            )));
+        }
+        let options = request.options.replace(&meta.options);
+        check_unchanged(&meta.options, &options, dir)?;
+        options.validate()?;
+
+        let (dataset, tokenizer, task) = match &meta.data {
+            DataSource::Task { name } => {
+                if request.data_path.is_some() || request.task.as_ref().is_some_and(|t| t != name) {
+                    return Err(Error::input(format!(
+                        "{} was trained on the {name} task; drop --data/--task to resume it",
+                        dir.display()
+                    )));
+                }
+                let task = Task::from_name(name)?;
+                (Dataset::Task(task.clone()), task.tokenizer(), Some(task))
+            }
+            DataSource::Text { path, tokenizer } => {
+                if request.task.is_some() {
+                    return Err(Error::input(format!(
+                        "{} was trained on the text {}; drop --task to resume it",
+                        dir.display(),
+                        path.display()
+                    )));
+                }
+                if let Some(asked) = request.tokenizer.as_ref().filter(|t| *t != tokenizer) {
+                    return Err(Error::input(format!(
+                        "{} was trained with --tokenizer {tokenizer}, not {asked}; drop --tokenizer to resume it",
+                        dir.display()
+                    )));
+                }
+                let source = request.data_path.clone().unwrap_or_else(|| path.clone());
+                let tokenizer = Tokenizer::load(dir)?;
+                let data = resume_text(dir, &source, &tokenizer, prep)?;
+                data.check_fits(config.n_ctx, &source)?;
+                (Dataset::Text(data), tokenizer, None)
+            }
+        };
+        let seq = sequence_length(&config, task.as_ref())?;
+        let mut params = Params::zeros(&config);
+        params.flat_mut().copy_from_slice(&state.params);
+        let log = RunLog::resume(dir, state.step)?;
+        let rng = Rng::from_state(state.rng);
+        let mut trainer = Trainer::assemble(
+            dir.to_path_buf(),
+            config,
+            params,
+            options,
+            meta.data,
+            tokenizer,
+            task,
+            dataset,
+            seq,
+            rng,
+            log,
+        );
+        trainer.optimizer.restore(&state.exp_avg, &state.exp_avg_sq, state.adam_t)?;
+        trainer.step = state.step;
+        trainer.last_checkpoint = state.step;
+        trainer.batches_drawn = state.batches_drawn;
+        // A crash between train_state and model.safetensors leaves the model a checkpoint
+        // behind: bring it level.
+        let model_agrees = load_model(dir).is_ok_and(|m| m.params.flat() == trainer.params.flat());
+        if !model_agrees {
+            save_model(dir, &trainer.config, &trainer.params)?;
+        }
+        Ok(trainer)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        dir: PathBuf,
+        config: GptConfig,
+        params: Params,
+        options: TrainOptions,
+        data: DataSource,
+        tokenizer: Tokenizer,
+        task: Option<Task>,
+        dataset: Dataset,
+        seq: usize,
+        rng: Rng,
+        log: RunLog,
+    ) -> Trainer {
+        let val_batches = dataset.validation_batches(options.eval_batches, options.batch, seq);
+        let prompts = task.as_ref().map_or_else(Vec::new, |t| accuracy_prompts(t, options.accuracy_examples));
+        Trainer {
+            optimizer: AdamW::new(options.adamw.clone(), params.specs()),
+            grads: Gradients::new(&config),
+            acts: Activations::new(&config, options.batch, seq),
+            scratch: Activations::default(),
+            batch: Batch::new(options.batch, seq),
+            dir,
+            config,
+            params,
+            options,
+            data,
+            tokenizer,
+            task,
+            step: 0,
+            seq,
+            last_checkpoint: 0,
+            dataset,
+            val_batches,
+            prompts,
+            rng,
+            batches_drawn: 0,
+            log,
+            last_eval: None,
+        }
+    }
+
+    /// Trains until `options.steps`, evaluating and checkpointing on schedule, reporting
+    /// each event. A fresh run is evaluated once before its first step.
+    pub fn run(&mut self, on_event: &mut dyn FnMut(&Event)) -> Result<Option<EvalReport>> {
+        if self.step == 0 && self.options.eval_every > 0 {
+            let report = self.evaluate()?;
+            on_event(&Event::Eval(&report));
+        }
+        while self.step < self.options.steps {
+            let report = self.train_step()?;
+            on_event(&Event::Step(&report));
+            let last = self.step == self.options.steps;
+            let due = |every: usize, step: usize| last || (every > 0 && step % every == 0);
+            if due(self.options.eval_every, self.step) {
+                let report = self.evaluate()?;
+                on_event(&Event::Eval(&report));
+            }
+            if due(self.options.checkpoint_every, self.step) {
+                self.checkpoint()?;
+                on_event(&Event::Checkpoint { step: self.step, dir: &self.dir });
+            }
+        }
+        self.log.flush()?;
+        Ok(self.last_eval.clone())
+    }
+
+    /// One optimizer step: `accum` micro-batches forward and backward, then clipping and
+    /// AdamW. A loss or gradient that is not finite stops the run before any weight changes.
+    pub fn train_step(&mut self) -> Result<StepReport> {
+        let start = Instant::now();
+        let (accum, vocab) = (self.options.accum, self.config.vocab_size);
+        self.grads.zero();
+        let mut total_loss = 0f64;
+        for _ in 0..accum {
+            self.dataset.fill_train_batch(&mut self.rng, &mut self.batch);
+            self.batches_drawn += 1;
+            forward(&self.params, &self.batch.ids, self.batch.rows, self.seq, &mut self.acts)?;
+            let batch_loss = loss(&mut self.acts, &self.batch.targets, vocab);
+            if !batch_loss.is_finite() {
+                return Err(self.diverged("loss", batch_loss));
+            }
+            total_loss += batch_loss as f64;
+            backward(&self.params, &self.acts, &self.batch.targets, &mut self.grads, 1.0 / accum as f32);
+        }
+        let grad_flat = self.grads.params.flat();
+        let grad_norm = global_norm(&grad_flat);
+        if !grad_norm.is_finite() {
+            return Err(self.diverged("gradient norm", grad_norm));
+        }
+        let lr = self.options.schedule().at(self.step);
+        let scale = clip_factor(grad_norm, self.options.grad_clip);
+        self.optimizer.step(self.params.flat_mut(), &grad_flat, lr, scale);
+        self.step += 1;
+        let report = StepReport {
+            step: self.step,
+            steps: self.options.steps,
+            loss: (total_loss / accum as f64) as f32,
+            lr,
+            grad_norm,
+            tokens: accum * self.batch.rows * self.seq,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        self.log.append(&json!({
+            "step": report.step,
+            "loss": report.loss,
+            "lr": report.lr,
+            "grad_norm": report.grad_norm,
+            "tokens": report.tokens,
+            "ms": report.seconds * 1e3,
+        }))?;
+        Ok(report)
+    }
+
+    fn diverged(&mut self, what: &str, value: f32) -> Error {
+        let _ = self.log.flush();
+        Error::failure(format!(
+            "the {what} became {value} at step {} (learning rate {:.3e}); training stopped, and {} keeps the last \
+             good checkpoint (step {}); start again with a lower --lr or a smaller --grad-clip",
+            self.step + 1,
+            self.options.schedule().at(self.step),
+            self.dir.display(),
+            self.last_checkpoint
+        ))
+    }
+
+    /// Mean loss over the fixed validation batches, and a task's accuracy.
+    pub fn evaluate(&mut self) -> Result<EvalReport> {
+        let start = Instant::now();
+        let vocab = self.config.vocab_size;
+        let mut total = 0f64;
+        for batch in &self.val_batches {
+            forward(&self.params, &batch.ids, batch.rows, batch.seq, &mut self.acts)?;
+            total += loss(&mut self.acts, &batch.targets, vocab) as f64;
+        }
+        let val_loss = (total / self.val_batches.len() as f64) as f32;
+        let accuracy = match &self.task {
+            Some(task) if !self.prompts.is_empty() => {
+                Some(task.accuracy(&self.params, &self.prompts, &mut self.scratch)?)
+            }
+            _ => None,
+        };
+        let report = EvalReport { step: self.step, val_loss, accuracy, seconds: start.elapsed().as_secs_f64() };
+        let mut line = json!({"step": report.step, "val_loss": report.val_loss});
+        if let Some(a) = accuracy {
+            line["accuracy"] = json!(a);
+        }
+        self.log.append(&line)?;
+        self.log.flush()?;
+        self.last_eval = Some(report.clone());
+        Ok(report)
+    }
+
+    /// Saves the run: train_state.safetensors first (atomic), then the model files, then
+    /// (with --keep-checkpoints) a snapshot of the model in checkpoints/step-N/.
+    pub fn checkpoint(&mut self) -> Result<()> {
+        self.checkpoint_to(&atomic_disk)
+    }
+
+    /// [`checkpoint`](Self::checkpoint) with the training state written through `disk`.
+    pub fn checkpoint_to(&mut self, disk: Disk) -> Result<()> {
+        self.log.flush()?;
+        let meta = RunMeta { config: self.config.to_json(), data: self.data.clone(), options: self.options.clone() };
+        let run = serde_json::to_string(&meta).expect("json");
+        let params = self.params.flat();
+        let state = StateRef {
+            step: self.step,
+            rng: self.rng.state(),
+            batches_drawn: self.batches_drawn,
+            run: &run,
+            params: &params,
+            exp_avg: &self.optimizer.m,
+            exp_avg_sq: &self.optimizer.v,
+            adam_t: self.optimizer.t,
+        };
+        let kept = |e: Error| {
+            Error::failure(format!("{e}; the previous checkpoint (step {}) is intact", self.last_checkpoint))
+        };
+        save_state(&self.dir, &state, disk).map_err(kept)?;
+        save_model(&self.dir, &self.config, &self.params)
+            .map_err(|e| Error::failure(format!("{e}; train_state.safetensors holds step {} and --resume restores it", self.step)))?;
+        if self.options.keep_checkpoints && self.step > 0 {
+            save_model(&kept_checkpoint_dir(&self.dir, self.step), &self.config, &self.params)?;
+        }
+        self.last_checkpoint = self.step;
+        Ok(())
+    }
+
+    /// The task's greedy answers to `prompts` (batched), for showing the model at work.
+    pub fn complete(&mut self, prompts: &[Vec<u32>]) -> Result<Vec<Vec<u32>>> {
+        match &self.task {
+            Some(task) => task.complete(&self.params, prompts, &mut self.scratch),
+            None => Err(Error::input("this run trains on text, not a task; use `glassbox generate`")),
+        }
+    }
+}
+
+/// On resume, only the length of the run and the evaluation/checkpoint cadence may change.
+fn check_unchanged(was: &TrainOptions, now: &TrainOptions, dir: &Path) -> Result<()> {
+    let mut changed = Vec::new();
+    let mut check = |flag: &str, a: String, b: String| {
+        if a != b {
+            changed.push(format!("{flag} {b} (the run has {a})"));
+        }
+    };
+    check("--batch", was.batch.to_string(), now.batch.to_string());
+    check("--lr", was.lr.to_string(), now.lr.to_string());
+    check("--min-lr", was.min_lr.to_string(), now.min_lr.to_string());
+    check("--warmup", was.warmup.to_string(), now.warmup.to_string());
+    check("--weight-decay", was.adamw.weight_decay.to_string(), now.adamw.weight_decay.to_string());
+    check("--beta1", was.adamw.beta1.to_string(), now.adamw.beta1.to_string());
+    check("--beta2", was.adamw.beta2.to_string(), now.adamw.beta2.to_string());
+    check("--grad-clip", was.grad_clip.to_string(), now.grad_clip.to_string());
+    check("--accum", was.accum.to_string(), now.accum.to_string());
+    check("--seed", was.seed.to_string(), now.seed.to_string());
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(Error::input(format!(
+        "{} keeps the settings it was started with, but you gave {}; drop those flags (on --resume only --steps, \
+         --eval-every, --eval-batches and --checkpoint-every may change)",
+        dir.display(),
+        changed.join(", ")
+    )))
+}
+
+/// The token streams of a resumed text run: from the cache, checked against the data file
+/// when it is still there (it must not have changed); re-encoded if the cache is gone.
+fn resume_text(dir: &Path, source: &Path, tokenizer: &Tokenizer, prep: Prep) -> Result<TextData> {
+    let cache = load_token_cache(dir)?;
+    if !source.exists() {
+        return match cache {
+            Some((_, data)) => Ok(data),
+            None => Err(Error::input(format!(
+                "{} does not exist and {} has no token cache; give the run's data file with --data",
+                source.display(),
+                dir.display()
+            ))),
+        };
+    }
+    prep("reading the text", 0, 0);
+    let text = read_text(source)?;
+    match cache {
+        Some((key, data)) => {
+            if key.source_fnv64 != CacheKey::new(source, &text, tokenizer, &TextData::default()).source_fnv64 {
+                return Err(Error::input(format!(
+                    "{} has changed since {} started training on it; a resumed run needs the same data: restore the \
+                     file, or start a new run",
+                    source.display(),
+                    dir.display()
+                )));
+            }
+            Ok(data)
+        }
+        None => {
+            prep("tokenizing", 0, 0);
+            let data = TextData::encode(&text, tokenizer);
+            save_token_cache(dir, &CacheKey::new(source, &text, tokenizer, &data), &data)?;
+            Ok(data)
+        }
+    }
+}
