@@ -29,13 +29,13 @@ pub struct Args {
     #[arg(long, default_value_t = 64)]
     max_new_tokens: usize,
     /// Sampling temperature; 0 is greedy.
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
     temperature: f32,
     /// Sample only among the k most probable tokens.
     #[arg(long)]
     top_k: Option<usize>,
     /// Sample only among the most probable tokens whose probabilities sum to p.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     top_p: Option<f32>,
     /// Random seed: the same seed gives the same text.
     #[arg(long, default_value_t = 1337)]
