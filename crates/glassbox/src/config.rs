@@ -160,7 +160,9 @@ impl GptConfig {
 
     /// The `config.json` Hugging Face `transformers` loads as a `GPT2LMHeadModel`.
     pub fn to_json(&self) -> Value {
-        let eos = self.eos_token_id.unwrap_or(0);
+        // No end-of-text token (a task's or a character model) is written as null, not 0:
+        // token 0 is an ordinary token there.
+        let eos = self.eos_token_id;
         json!({
             "architectures": ["GPT2LMHeadModel"],
             "model_type": "gpt2",
@@ -213,6 +215,9 @@ mod tests {
     fn config_json_round_trips() {
         let config = GptConfig::preset("baby").unwrap();
         let back = GptConfig::from_json_str(&config.to_json().to_string()).unwrap();
+        assert_eq!(back.eos_token_id, None, "no end-of-text token must stay none, not become token 0");
+        let gpt2 = GptConfig::preset("gpt2").unwrap();
+        assert_eq!(GptConfig::from_json_str(&gpt2.to_json().to_string()).unwrap().eos_token_id, Some(50256));
         assert_eq!(back.n_layer, 4);
         assert_eq!(back.n_ctx, 64);
         assert_eq!(back.vocab_size, 65);

@@ -133,8 +133,8 @@ impl<T> Tensors<T> {
 enum Storage {
     /// Our own buffer, tensors back to back in `param_specs` order.
     Owned(Vec<f32>),
-    /// A read-only file mapping; `offsets` are in floats from `base`.
-    Mapped { map: memmap2::Mmap, base: usize },
+    /// A read-only file mapping; `offsets` are in floats from the start of the file.
+    Mapped(memmap2::Mmap),
 }
 
 /// The model's parameters (or a gradient of the same shape).
@@ -186,7 +186,7 @@ impl Params {
         debug_assert!(byte_offsets.iter().all(|o| o % 4 == 0));
         let specs = param_specs(config);
         let offsets = byte_offsets.iter().map(|o| o / 4).collect();
-        Params { config: config.clone(), specs, offsets, storage: Storage::Mapped { map, base: 0 } }
+        Params { config: config.clone(), specs, offsets, storage: Storage::Mapped(map) }
     }
 
     pub fn specs(&self) -> &[ParamSpec] {
@@ -198,14 +198,14 @@ impl Params {
     }
 
     pub fn is_mapped(&self) -> bool {
-        matches!(self.storage, Storage::Mapped { .. })
+        matches!(self.storage, Storage::Mapped(_))
     }
 
     fn floats(&self) -> &[f32] {
         match &self.storage {
             Storage::Owned(v) => v,
-            Storage::Mapped { map, base } => {
-                let bytes = &map[*base..];
+            Storage::Mapped(map) => {
+                let bytes: &[u8] = map;
                 // SAFETY: the map is page-aligned and offsets are checked 4-byte aligned;
                 // every bit pattern is a valid f32.
                 unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const f32, bytes.len() / 4) }
@@ -254,7 +254,7 @@ impl Params {
         self.make_owned();
         match &mut self.storage {
             Storage::Owned(v) => v,
-            Storage::Mapped { .. } => unreachable!("made owned above"),
+            Storage::Mapped(_) => unreachable!("made owned above"),
         }
     }
 
@@ -262,7 +262,7 @@ impl Params {
     pub fn flat(&self) -> std::borrow::Cow<'_, [f32]> {
         match &self.storage {
             Storage::Owned(v) => std::borrow::Cow::Borrowed(v),
-            Storage::Mapped { .. } => {
+            Storage::Mapped(_) => {
                 let mut out = Vec::with_capacity(self.num_elements());
                 for i in 0..self.specs.len() {
                     out.extend_from_slice(self.tensor(i));
