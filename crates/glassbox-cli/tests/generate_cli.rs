@@ -34,7 +34,18 @@ fn assert_bad_input(output: &Output, needle: &str) {
 fn jsonl_lists_each_token_with_probabilities_and_the_stop_reason() {
     let Some(shared) = shared() else { return };
     let model = shared.join("conformance/small");
-    let output = glassbox(&["generate", model.to_str().unwrap(), "--ids", "1,2,3", "--max-new-tokens", "5", "--format", "jsonl", "--temperature", "0"]);
+    let output = glassbox(&[
+        "generate",
+        model.to_str().unwrap(),
+        "--ids",
+        "1,2,3",
+        "--max-new-tokens",
+        "5",
+        "--format",
+        "jsonl",
+        "--temperature",
+        "0",
+    ]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let lines: Vec<serde_json::Value> =
         String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -55,7 +66,20 @@ fn a_seed_repeats_a_sample_and_another_seed_changes_it() {
     let Some(shared) = shared() else { return };
     let model = shared.join("conformance/small");
     let run = |seed: &str| {
-        let out = glassbox(&["generate", model.to_str().unwrap(), "--ids", "5", "--max-new-tokens", "30", "--format", "ids", "--temperature", "1.5", "--seed", seed]);
+        let out = glassbox(&[
+            "generate",
+            model.to_str().unwrap(),
+            "--ids",
+            "5",
+            "--max-new-tokens",
+            "30",
+            "--format",
+            "ids",
+            "--temperature",
+            "1.5",
+            "--seed",
+            seed,
+        ]);
         assert!(out.status.success());
         String::from_utf8(out.stdout).unwrap()
     };
@@ -89,7 +113,19 @@ fn convert_writes_a_directory_that_loads_and_generates_the_same() {
     let status = glassbox(&["convert", source.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     let generate = |model: &Path| {
-        glassbox(&["generate", model.to_str().unwrap(), "--ids", "3,1,4", "--max-new-tokens", "8", "--format", "ids", "--temperature", "0"]).stdout
+        glassbox(&[
+            "generate",
+            model.to_str().unwrap(),
+            "--ids",
+            "3,1,4",
+            "--max-new-tokens",
+            "8",
+            "--format",
+            "ids",
+            "--temperature",
+            "0",
+        ])
+        .stdout
     };
     assert_eq!(generate(&source), generate(&out));
     let leftovers: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();

@@ -21,8 +21,8 @@
 //! callbacks.
 
 pub mod config;
-pub mod inspect;
 pub mod error;
+pub mod inspect;
 pub mod io;
 pub mod kernels;
 pub mod model;

@@ -30,7 +30,11 @@ fn load_save_load_gives_identical_parameters() {
         assert_eq!(reloaded.config, original.config);
         for (i, spec) in original.params.specs().iter().enumerate() {
             let (a, b) = (original.params.tensor(i), reloaded.params.tensor(i));
-            assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()), "{} differs after a round trip", spec.name);
+            assert!(
+                a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{} differs after a round trip",
+                spec.name
+            );
         }
         // the saved file uses save_pretrained's key layout, without the mask buffers
         let file = SafetensorsFile::open(&out.path().join("model.safetensors")).unwrap();
@@ -118,7 +122,10 @@ fn write_raw(path: &Path, tensors: &[(String, &str, Vec<usize>, Vec<u8>)]) {
     let mut header = serde_json::Map::new();
     let mut offset = 0;
     for (name, dtype, shape, data) in tensors {
-        header.insert(name.clone(), serde_json::json!({"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + data.len()]}));
+        header.insert(
+            name.clone(),
+            serde_json::json!({"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + data.len()]}),
+        );
         offset += data.len();
     }
     let mut header = serde_json::to_vec(&header).unwrap();
@@ -135,7 +142,10 @@ fn write_raw(path: &Path, tensors: &[(String, &str, Vec<usize>, Vec<u8>)]) {
 
 fn tiny_tensors(dir: &Path) -> Vec<(String, &'static str, Vec<usize>, Vec<u8>)> {
     let file = SafetensorsFile::open(&dir.join("model.safetensors")).unwrap();
-    file.tensors.iter().map(|(name, info)| (name.clone(), "F32", info.shape.clone(), file.bytes(info).to_vec())).collect()
+    file.tensors
+        .iter()
+        .map(|(name, info)| (name.clone(), "F32", info.shape.clone(), file.bytes(info).to_vec()))
+        .collect()
 }
 
 #[test]

@@ -52,3 +52,76 @@ fn ten_adamw_steps_match_pytorch() {
         }
     }
 }
+
+use glassbox::train::{DataSource, Event, NewRun, OptionChanges, ShapeRequest, Trainer};
+
+#[test]
+fn the_sorter_learns_to_sort_unseen_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = NewRun {
+        dir: dir.path().to_path_buf(),
+        data: DataSource::Task { name: "sort".into() },
+        shape: ShapeRequest::default(),
+        options: OptionChanges { steps: Some(300), eval_every: Some(0), ..OptionChanges::default() },
+        overwrite: false,
+    };
+    let mut trainer = Trainer::create(spec, &mut |_, _, _| {}).unwrap();
+    let first = trainer.evaluate().unwrap();
+    let last = trainer.run(&mut |_| {}).unwrap().unwrap();
+    assert!(first.accuracy.unwrap() < 0.2, "an untrained model cannot sort: {:?}", first.accuracy);
+    assert!(last.accuracy.unwrap() >= 0.9, "after 300 steps: {:?}", last.accuracy);
+    // the run directory is a model directory with the task's letters as its vocabulary
+    let model = load_model(dir.path()).unwrap();
+    assert_eq!(model.config.vocab_size, 3);
+    let tokenizer = glassbox::tokenizer::Tokenizer::load(dir.path()).unwrap();
+    assert_eq!(tokenizer.decode(&[2, 1, 0]).unwrap(), "CBA");
+}
+
+#[test]
+fn a_char_model_learns_a_text_and_logs_every_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let text: String =
+        (0..400).map(|i| ["the cat sat on the mat. ", "a dog ran in the fog. ", "we see the sea. "][i % 3]).collect();
+    let data = dir.path().join("text.txt");
+    std::fs::write(&data, &text).unwrap();
+    let run = dir.path().join("run");
+    let spec = NewRun {
+        dir: run.clone(),
+        data: DataSource::Text { path: data, tokenizer: "char".into() },
+        shape: ShapeRequest {
+            layers: Some(2),
+            heads: Some(2),
+            embd: Some(32),
+            block: Some(32),
+            ..ShapeRequest::default()
+        },
+        options: OptionChanges {
+            steps: Some(150),
+            lr: Some(3e-3),
+            eval_every: Some(50),
+            keep_checkpoints: Some(true),
+            checkpoint_every: Some(50),
+            ..OptionChanges::default()
+        },
+        overwrite: false,
+    };
+    let mut trainer = Trainer::create(spec, &mut |_, _, _| {}).unwrap();
+    let mut evals = Vec::new();
+    trainer
+        .run(&mut |event| {
+            if let Event::Eval(e) = event {
+                evals.push(e.val_loss)
+            }
+        })
+        .unwrap();
+    assert_eq!(evals.len(), 4, "at steps 0, 50, 100, 150");
+    assert!(evals[3] < evals[0] / 3.0, "validation loss {evals:?}");
+    let log = std::fs::read_to_string(run.join("log.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.iter().filter(|l| l.get("loss").is_some()).count(), 150);
+    assert_eq!(lines.iter().filter(|l| l.get("val_loss").is_some()).count(), 4);
+    for step in [50, 100, 150] {
+        let kept = run.join(format!("checkpoints/step-{step}"));
+        assert_eq!(load_model(&kept).unwrap().config.n_layer, 2, "{}", kept.display());
+    }
+}

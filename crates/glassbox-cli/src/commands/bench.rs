@@ -92,7 +92,11 @@ fn generate(args: GenerateArgs) -> Result<()> {
     let bound = bandwidth / weight_bytes as f64;
     let read_bandwidth = measure_read_bandwidth();
     let decode_rate = produced as f64 / decode_s;
-    println!("prefill: {prompt_len} tokens in {:.1} ms = {:.0} tokens/s", prefill_s * 1e3, prompt_len as f64 / prefill_s);
+    println!(
+        "prefill: {prompt_len} tokens in {:.1} ms = {:.0} tokens/s",
+        prefill_s * 1e3,
+        prompt_len as f64 / prefill_s
+    );
     println!(
         "decode:  {produced} tokens in {:.2} s = {decode_rate:.1} tokens/s (median step {:.1} ms = {:.1} tokens/s)",
         decode_s,

@@ -1,8 +1,302 @@
-//! `glassbox demo`: not built yet.
+//! `glassbox demo`: README's first command. Trains the letter sorter of the LLM
+//! Visualization from scratch (3 layers, 3 heads, 48 dims, vocabulary A B C) into
+//! `runs/sorter`, shows its held-out accuracy climbing, sorts a few examples, then walks one
+//! of them through the model — tokens, embedding, each block (layer norm, the clearest
+//! attention head, the residual stream), the softmax that picked each letter — with every
+//! number read from the activations of one forward pass. Ends with what to try next.
+
+use super::train::TrainBar;
+use anyhow::Result;
+use glassbox::kernels::softmax::softmax;
+use glassbox::model::{forward, Activations};
+use glassbox::train::run_dir::holds_a_model;
+use glassbox::train::{DataSource, Event, NewRun, OptionChanges, ShapeRequest, Task, Trainer};
+use glassbox::{Error, GptConfig};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Where to save the trained sorter (a model directory other commands load).
+    #[arg(long, default_value = "runs/sorter", value_name = "RUN")]
+    out: PathBuf,
+    /// Training steps.
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Seeds the initial weights and the training examples.
+    #[arg(long, default_value_t = 1337)]
+    seed: u64,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    Err(glassbox::Error::failure("glassbox demo is not built yet").into())
+/// The example walked through the model, and the others shown sorted.
+const WALKTHROUGH: &str = "CBABBC";
+const EXAMPLES: [&str; 5] = ["CBABBC", "ACBCAB", "CCCAAA", "BABABA", "CAB"];
+
+pub fn run(args: Args) -> Result<()> {
+    let style = Style::detect();
+    refuse_foreign_model(&args.out)?;
+    let task = Task::from_name("sort")?;
+    println!("{}", style.bold("glassbox demo — a tiny GPT learns to sort letters, then shows you how it does it"));
+    println!(
+        "task: {}. The model reads six letters and must write them sorted, one letter at a time.",
+        task.describe()
+    );
+    let started = Instant::now();
+    let options = OptionChanges {
+        steps: args.steps,
+        seed: Some(args.seed),
+        eval_every: Some(100),
+        checkpoint_every: Some(0),
+        ..OptionChanges::default()
+    };
+    let spec = NewRun {
+        dir: args.out.clone(),
+        data: DataSource::Task { name: "sort".into() },
+        shape: ShapeRequest::default(),
+        options,
+        overwrite: true,
+    };
+    let mut trainer = Trainer::create(spec, &mut |_, _, _| {})?;
+    let c = &trainer.config;
+    println!(
+        "model: {} layers, {} heads, {} dims, context {}, vocabulary {} ({}) — {} parameters, trained from scratch on {} thread{}\n",
+        c.n_layer,
+        c.n_head,
+        c.n_embd,
+        c.n_ctx,
+        c.vocab_size,
+        task.alphabet,
+        c.num_params(),
+        rayon::current_num_threads(),
+        if rayon::current_num_threads() == 1 { "" } else { "s" }
+    );
+    let examples = trainer.options.accuracy_examples;
+    let mut bar = TrainBar::new(&trainer);
+    let last = trainer.run(&mut |event| match event {
+        Event::Eval(e) => {
+            let accuracy = e.accuracy.unwrap_or(0.0);
+            let line = format!(
+                "step {:>4}   loss {:.4}   sorts {:>5.1}% of {examples} unseen examples  {}",
+                e.step,
+                e.val_loss,
+                accuracy * 100.0,
+                style.cyan(&meter(accuracy, 20))
+            );
+            bar.println(&line);
+        }
+        other => bar.event(other),
+    })?;
+    bar.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    let accuracy = last.and_then(|e| e.accuracy).unwrap_or(0.0);
+    println!(
+        "\ntrained {} steps in {seconds:.1} s: {} of {examples} held-out examples sorted exactly ({:.1}%); saved in {}\n",
+        trainer.step,
+        style.bold(&format!("{}", (accuracy * examples as f32).round() as usize)),
+        accuracy * 100.0,
+        args.out.display()
+    );
+
+    // the model at work
+    let prompts: Vec<Vec<u32>> = EXAMPLES.iter().map(|e| pad_prompt(&task, e)).collect::<Result<_, _>>()?;
+    let answers = trainer.complete(&prompts)?;
+    println!("{}", style.bold("the model sorts:"));
+    for (prompt, answer) in prompts.iter().zip(&answers) {
+        let right = task.answer(prompt) == *answer;
+        println!(
+            "  {}  →  {}  {}",
+            task.render(prompt),
+            style.bold(&task.render(answer)),
+            if right {
+                style.green("✓")
+            } else {
+                style.red("✗ (should be ") + &task.render(&task.answer(prompt)) + ")"
+            }
+        );
+    }
+    println!();
+    walkthrough(&trainer, &task, &answers[0], &style)?;
+    let dir = args.out.display();
+    println!("\n{}", style.bold("try next:"));
+    println!("  glassbox serve {dir}                 open http://127.0.0.1:8080 and watch every number as you type");
+    println!("  glassbox explain {dir} ABCCBA        the full walkthrough of one prompt, stage by stage");
+    println!("  glassbox train --data your.txt       a GPT of your own text (e.g. tiny shakespeare, a few minutes)");
+    Ok(())
+}
+
+/// The demo replaces its own earlier run, never someone else's model.
+fn refuse_foreign_model(out: &Path) -> Result<()> {
+    if !holds_a_model(out) {
+        return Ok(());
+    }
+    let sorter = GptConfig::preset("sorter")?;
+    let config = GptConfig::from_json_file(&out.join("config.json")).ok();
+    if config.as_ref().is_some_and(|c| c.vocab_size == sorter.vocab_size && c.n_ctx == sorter.n_ctx) {
+        return Ok(());
+    }
+    Err(Error::input(format!(
+        "{} holds another model, which the demo would overwrite; pass --out DIR to save the sorter elsewhere",
+        out.display()
+    ))
+    .into())
+}
+
+/// A prompt of six letters: shorter examples ("CAB") are repeated to length.
+fn pad_prompt(task: &Task, text: &str) -> glassbox::Result<Vec<u32>> {
+    let ids = task.parse(text)?;
+    Ok(ids.iter().cycle().take(task.prompt_len).copied().collect())
+}
+
+/// One forward pass over the prompt and the model's answer, read stage by stage.
+fn walkthrough(trainer: &Trainer, task: &Task, answer: &[u32], style: &Style) -> Result<()> {
+    let prompt = task.parse(WALKTHROUGH)?;
+    let full: Vec<u32> = prompt.iter().chain(answer).copied().collect();
+    let ids = &full[..task.seq_len()];
+    let params = &trainer.params;
+    let config = &trainer.config;
+    let (t_len, c, h) = (ids.len(), config.n_embd, config.n_head);
+    let mut acts = Activations::default();
+    forward(params, ids, 1, t_len, &mut acts)?;
+    let first = task.prompt_len - 1; // the position whose output is the first sorted letter
+    let letters: Vec<char> = task.render(ids).chars().collect();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let row = |buffer: &[f32], t: usize| -> f32 { norm(&buffer[t * c..(t + 1) * c]) };
+
+    println!(
+        "{}",
+        style.bold(&format!(
+            "inside the model: {} → {} (one forward pass; every number below is read from it)",
+            WALKTHROUGH,
+            task.render(answer)
+        ))
+    );
+    let cells = |f: &dyn Fn(usize) -> String| (0..t_len).map(f).collect::<Vec<_>>().join("");
+    println!("  position     {}", cells(&|t| format!("{t:>6}")));
+    println!(
+        "  token        {}   (the model wrote the last {} itself, one per step)",
+        cells(&|t| format!("{:>6}", letters[t])),
+        t_len - task.prompt_len
+    );
+    println!("  id           {}", cells(&|t| format!("{:>6}", ids[t])));
+    println!(
+        "  embedding    {}   |x| of x = wte[id] + wpe[position], {c} numbers per token",
+        cells(&|t| format!("{:>6.2}", row(&acts.embedded, t)))
+    );
+    for (layer, block) in acts.blocks.iter().enumerate() {
+        println!("  {}", style.bold(&format!("block {layer}")));
+        let (mean, scale) = (block.ln1_mean[first], 1.0 / block.ln1_rstd[first]);
+        println!(
+            "    layer norm   at '{}' (position {first}): E[x] = {mean:+.3}, √(Var[x]+ε) = {scale:.3} → x̂ = (x − E[x]) / {scale:.3}, then ×γ + β",
+            letters[first]
+        );
+        // the head whose answer rows are most concentrated
+        let pattern = &block.attn_pattern;
+        let weight = |head: usize, q: usize, k: usize| pattern[(head * t_len + q) * t_len + k];
+        let focus = |head: usize| -> f32 {
+            (first..t_len).map(|q| (0..=q).map(|k| weight(head, q, k)).fold(0f32, f32::max)).sum::<f32>()
+                / (t_len - first) as f32
+        };
+        let best = (0..h).max_by(|&a, &b| focus(a).total_cmp(&focus(b))).unwrap_or(0);
+        println!("    attention    head {best} (the most focused of {h}; rows: the positions that write the answer)");
+        println!("                       {}", letters.iter().map(|l| format!("{l} ")).collect::<String>());
+        for q in first..t_len {
+            let cells: String =
+                (0..t_len).map(|k| if k > q { "  ".to_string() } else { shade(weight(best, q, k)) }).collect();
+            let top = (0..=q).max_by(|&a, &b| weight(best, q, a).total_cmp(&weight(best, q, b))).unwrap_or(0);
+            println!(
+                "      {:>2} '{}' reads {}  strongest: position {top} '{}' ({:.0}%)",
+                q,
+                letters[q],
+                style.cyan(&cells),
+                letters[top],
+                weight(best, q, top) * 100.0
+            );
+        }
+        println!(
+            "    residual     |x| at position {first}: {:.2} → +attention {:.2} → +MLP {:.2}",
+            row(acts.resid_pre(layer), first),
+            row(&block.resid_mid, first),
+            row(&block.resid_post, first)
+        );
+    }
+    let v = config.vocab_size;
+    println!(
+        "  {}",
+        style.bold("final layer norm → head (x · wteᵀ) → logits → softmax: the next letter at each position")
+    );
+    for t in first..t_len {
+        let probs = softmax(&acts.logits[t * v..(t + 1) * v], 1.0);
+        let picked = glassbox::sample::argmax(&probs) as usize;
+        let shown: Vec<String> = (0..v)
+            .map(|i| {
+                let text = format!("{} {:>5.1}%", task.alphabet.as_bytes()[i] as char, probs[i] * 100.0);
+                if i == picked {
+                    style.bold(&text)
+                } else {
+                    style.dim(&text)
+                }
+            })
+            .collect();
+        println!(
+            "    after position {t:>2} '{}':  {}  → writes {}",
+            letters[t],
+            shown.join("   "),
+            style.green(&(task.alphabet.as_bytes()[picked] as char).to_string())
+        );
+    }
+    Ok(())
+}
+
+/// An attention weight as a two-character cell.
+fn shade(weight: f32) -> String {
+    let glyph = match weight {
+        w if w >= 0.75 => '█',
+        w if w >= 0.5 => '▓',
+        w if w >= 0.25 => '▒',
+        w if w >= 0.1 => '░',
+        _ => '·',
+    };
+    format!("{glyph} ")
+}
+
+/// A bar of `width` cells filled to `fraction`.
+fn meter(fraction: f32, width: usize) -> String {
+    let filled = ((fraction.clamp(0.0, 1.0) * width as f32).round()) as usize;
+    format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
+}
+
+/// ANSI styling when stdout is a terminal (and NO_COLOR is unset).
+struct Style {
+    on: bool,
+}
+
+impl Style {
+    fn detect() -> Self {
+        Style { on: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn bold(&self, text: &str) -> String {
+        self.paint("1", text)
+    }
+    fn dim(&self, text: &str) -> String {
+        self.paint("2", text)
+    }
+    fn cyan(&self, text: &str) -> String {
+        self.paint("36", text)
+    }
+    fn green(&self, text: &str) -> String {
+        self.paint("32", text)
+    }
+    fn red(&self, text: &str) -> String {
+        self.paint("31", text)
+    }
 }

@@ -1,8 +1,54 @@
-//! `glassbox serve`: not built yet.
+//! `glassbox serve MODEL [--host 127.0.0.1] [--port 8080]`: the web walkthrough, the
+//! playground, the semantic map, the training curves and an OpenAI-compatible API over one
+//! model directory or training run. Everything is in `glassbox-server`; this prints the
+//! address and blocks until Ctrl-C.
+
+use std::io::Write;
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Model directory (Hugging Face GPT-2 layout) or a run directory from `glassbox train`.
+    model: PathBuf,
+    /// Address to listen on; 0.0.0.0 makes the pages reachable from other machines.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    Err(glassbox::Error::failure("glassbox serve is not built yet").into())
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut options = glassbox_server::ServeOptions::new(args.model);
+    options.host = args.host;
+    options.port = args.port;
+    glassbox_server::run(options, |addr, state| {
+        let loaded = state.model();
+        let c = loaded.config();
+        let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+        let url = if addr.is_ipv6() {
+            format!("http://[{host}]:{}", addr.port())
+        } else {
+            format!("http://{host}:{}", addr.port())
+        };
+        let mut out = std::io::stdout();
+        let _ = writeln!(
+            out,
+            "glassbox serve: {} ({} layers, {} heads, {} dims, {} tokens, context {})",
+            state.dir.display(),
+            c.n_layer,
+            c.n_head,
+            c.n_embd,
+            c.vocab_size,
+            c.n_ctx
+        );
+        let _ = writeln!(out, "  walkthrough  {url}/");
+        let _ = writeln!(out, "  playground   {url}/playground");
+        let _ = writeln!(out, "  space        {url}/space");
+        let _ = writeln!(out, "  training     {url}/training");
+        let _ = writeln!(out, "  OpenAI API   {url}/v1/completions  (see {url}/api-docs)");
+        let _ = writeln!(out, "Ctrl-C stops the server.");
+        let _ = out.flush();
+    })?;
+    Ok(())
 }

@@ -1,8 +1,207 @@
-//! `glassbox space`: not built yet.
+//! `glassbox space MODEL …`: the semantic space (语义空间) of token embeddings.
+//!
+//! ```text
+//! glassbox space MODEL neighbors WORD            nearest tokens by cosine similarity
+//! glassbox space MODEL analogy A B C             A − B + C (king − man + woman)
+//! glassbox space MODEL map [WORD…] --out map.svg the words on a 2-D PCA map (SVG)
+//! glassbox space MODEL context WORD --in TEXT --in TEXT
+//!                                                the word's vector layer by layer, per sentence
+//! ```
+//!
+//! A word of several tokens is the mean of its tokens' vectors (and the output says so);
+//! `#123` names token id 123.
+
+use super::explain::{bar, fit, quoted, Style};
+use super::trace::{load, InterventionArgs};
+use anyhow::Result;
+use glassbox::inspect::space::{analogy, context, map, neighbors, resolve_word, Neighbor, Word};
+use glassbox::inspect::TokenText;
+use glassbox::tokenizer::Tokenizer;
+use glassbox::Error;
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Model directory (Hugging Face GPT-2 layout or a glassbox run).
+    model: PathBuf,
+    #[command(subcommand)]
+    command: SpaceCommand,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    Err(glassbox::Error::failure("glassbox space is not built yet").into())
+#[derive(clap::Subcommand)]
+enum SpaceCommand {
+    /// The tokens whose embeddings are most similar (cosine) to a word's.
+    Neighbors {
+        word: String,
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        /// Tokenize the word exactly as typed (BPE: no leading space added).
+        #[arg(long)]
+        exact: bool,
+    },
+    /// A − B + C: which token's embedding is nearest (king − man + woman ≈ queen?).
+    Analogy {
+        a: String,
+        b: String,
+        c: String,
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        #[arg(long)]
+        exact: bool,
+    },
+    /// A 2-D map (PCA) of words' embeddings, as an SVG; without words, the whole vocabulary
+    /// when it has at most 300 tokens.
+    Map {
+        words: Vec<String>,
+        #[arg(long, value_name = "FILE.svg")]
+        out: PathBuf,
+        /// Colour groups (k-means on direction); 0 picks about √(n/2).
+        #[arg(long, default_value_t = 0)]
+        clusters: usize,
+        #[arg(long)]
+        exact: bool,
+    },
+    /// The same word in different sentences: cosine similarity of its vectors at every layer.
+    Context {
+        word: String,
+        /// A sentence containing the word (give two or more).
+        #[arg(long = "in", value_name = "TEXT", required = true)]
+        texts: Vec<String>,
+        #[command(flatten)]
+        interventions: InterventionArgs,
+    },
+}
+
+fn describe_word(w: &Word, tokenizer: Option<&Tokenizer>) -> String {
+    // in context, a byte-level token holding part of a character reads as `part of "你"`
+    let tokens: Vec<String> = match tokenizer.and_then(|t| t.views(&w.ids).ok()) {
+        Some(views) => views.iter().map(|v| v.label()).collect(),
+        None => w.ids.iter().map(|&id| quoted(&TokenText::new(tokenizer, id).display)).collect(),
+    };
+    if w.is_multi_token() {
+        format!("'{}' is {} tokens ({}): its vector is their mean", w.word, w.ids.len(), tokens.join(" + "))
+    } else {
+        format!("'{}' is token {} {}", w.word, w.ids[0], tokens[0])
+    }
+}
+
+fn neighbor_table(s: &Style, list: &[Neighbor], tokenizer: Option<&Tokenizer>) {
+    for (rank, nb) in list.iter().enumerate() {
+        let text = quoted(&TokenText::new(tokenizer, nb.id).display);
+        println!(
+            "    {:>2}. {} {:>7}  {:>7.4}  {}",
+            rank + 1,
+            fit(&text, 18),
+            nb.id,
+            nb.cosine,
+            s.cyan(&bar(nb.cosine.max(0.0), 24))
+        );
+    }
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let (model, tokenizer) = load(&args.model)?;
+    let tok = tokenizer.as_ref();
+    let v = model.config.vocab_size;
+    let s = Style::stdout();
+    match args.command {
+        SpaceCommand::Neighbors { word, top, exact } => {
+            let w = resolve_word(&word, tok, v, exact)?;
+            println!("{}  {}", s.bold("nearest tokens to"), describe_word(&w, tok));
+            println!(
+                "  {}",
+                s.dim("cosine similarity of token embeddings (rows of wte), the word's own tokens left out")
+            );
+            neighbor_table(&s, &neighbors(&model.params, &w, top), tok);
+        }
+        SpaceCommand::Analogy { a, b, c, top, exact } => {
+            let (wa, wb, wc) =
+                (resolve_word(&a, tok, v, exact)?, resolve_word(&b, tok, v, exact)?, resolve_word(&c, tok, v, exact)?);
+            println!("{}", s.bold(&format!("{a} − {b} + {c} ≈ ?")));
+            for w in [&wa, &wb, &wc] {
+                println!("  {}", s.dim(&describe_word(w, tok)));
+            }
+            let result = analogy(&model.params, &wa, &wb, &wc, top);
+            println!("  {}", s.bold("leaving out the three query words (the usual convention):"));
+            neighbor_table(&s, &result.with_exclusion, tok);
+            println!("  {}", s.bold("over every token (the query words often win: A − B + C stays near A and C):"));
+            neighbor_table(&s, &result.without_exclusion, tok);
+        }
+        SpaceCommand::Map { words, out, clusters, exact } => {
+            let resolved: Vec<Word> = if words.is_empty() {
+                if v > 300 {
+                    return Err(Error::input(format!(
+                        "name the words to map (this vocabulary has {v} tokens, too many to draw): space map king queen man woman --out map.svg"
+                    ))
+                    .into());
+                }
+                (0..v as u32).map(|id| resolve_word(&format!("#{id}"), tok, v, true)).collect::<Result<_, _>>()?
+            } else {
+                words.iter().map(|w| resolve_word(w, tok, v, exact)).collect::<Result<_, _>>()?
+            };
+            let multi: Vec<&Word> = resolved.iter().filter(|w| w.is_multi_token()).collect();
+            let m = map(&model.params, resolved.clone(), clusters)?;
+            let title = format!("token embeddings of {} — PCA", args.model.display());
+            let svg = m.to_svg(&title, tok);
+            glassbox::io::write_atomic(&out, |w| w.write_all(svg.as_bytes()))?;
+            println!(
+                "{} {} points to {}  ·  PC1 {:.1}% and PC2 {:.1}% of the variance",
+                s.bold("mapped"),
+                m.words.len(),
+                out.display(),
+                100.0 * m.projection.explained[0],
+                100.0 * m.projection.explained[1]
+            );
+            for w in multi {
+                println!("  {}", s.dim(&describe_word(w, tok)));
+            }
+            for (w, (xy, cluster)) in m.words.iter().zip(m.projection.coords.iter().zip(&m.clusters)).take(40) {
+                let label =
+                    if w.word.starts_with('#') { TokenText::new(tok, w.ids[0]).display } else { w.word.clone() };
+                println!("  {}  ({:>8.3}, {:>8.3})  group {}", fit(&label, 16), xy[0], xy[1], cluster);
+            }
+            if m.words.len() > 40 {
+                println!("  {}", s.dim(&format!("… and {} more in the SVG", m.words.len() - 40)));
+            }
+        }
+        SpaceCommand::Context { word, texts, interventions } => {
+            let interventions = interventions.parse(&model.config)?;
+            let report = context(&model.params, tok, &word, &texts, &interventions)?;
+            println!("{}", s.bold(&format!("'{word}' in {} sentences, layer by layer", texts.len())));
+            for (i, t) in report.texts.iter().enumerate() {
+                let tokens: Vec<String> = t.ids.iter().map(|&id| quoted(&TokenText::new(tok, id).display)).collect();
+                let note = if t.ids.len() > 1 { " (mean of these tokens)" } else { "" };
+                println!(
+                    "  {} {}  {}",
+                    s.cyan(&format!("[{}]", i + 1)),
+                    t.text,
+                    s.dim(&format!("— {} at position {:?}{note}", tokens.join(" + "), t.positions))
+                );
+            }
+            for line in interventions.describe() {
+                println!("  {} {line}", s.yellow("intervention:"));
+            }
+            let n = texts.len();
+            let pairs: Vec<(usize, usize)> = (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).collect();
+            let header: Vec<String> =
+                pairs.iter().take(6).map(|(i, j)| format!("{:>14}", format!("cos [{}]·[{}]", i + 1, j + 1))).collect();
+            println!();
+            println!("  {}", s.dim(&format!("{:<30} {}", "layer", header.join(" "))));
+            for (l, name) in report.layers.iter().enumerate() {
+                let cells: Vec<String> =
+                    pairs.iter().take(6).map(|&(i, j)| format!("{:>14.4}", report.similarity[l][i][j])).collect();
+                let first = report.similarity[l][pairs[0].0][pairs[0].1];
+                println!("  {:<30} {}  {}", name, cells.join(" "), s.cyan(&bar(first.max(0.0), 20)));
+            }
+            println!(
+                "  {}",
+                s.dim("hook_embed is the token embedding wte[id] alone: context-free, so the same token gives exactly 1.0000;")
+            );
+            println!(
+                "  {}",
+                s.dim("blocks.0.hook_resid_pre adds the position embedding; each block then mixes in the context")
+            );
+        }
+    }
+    Ok(())
 }

@@ -1,8 +1,354 @@
-//! `glassbox train`: not built yet.
+//! `glassbox train`: trains a GPT from scratch on a text file (`--data`) or a built-in task
+//! (`--task`), into a run directory (`--out`) that every other command loads as a model.
+//! Draws a progress bar (step, loss, tokens/s, ETA), prints each evaluation, and with
+//! `--resume` continues a run from its last checkpoint. The engine's `train::Trainer` does
+//! the work; this file turns flags into its options and its events into lines.
+
+use anyhow::Result;
+use glassbox::train::{
+    DataSource, EvalReport, Event, NewRun, OptionChanges, ResumeRequest, ShapeRequest, StepReport, Trainer,
+};
+use glassbox::Error;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// A UTF-8 text file to train on: the first 90% trains, the last 10% validates.
+    #[arg(long, conflicts_with = "task", value_name = "FILE")]
+    data: Option<PathBuf>,
+    /// A built-in task instead of a file: sort, reverse, add or repeat.
+    #[arg(long, value_name = "NAME")]
+    task: Option<String>,
+    /// How --data becomes tokens: char, bpe:N (train N tokens on the training split), gpt2,
+    /// or a model directory's tokenizer. [default: char]
+    #[arg(long, value_name = "char|bpe:N|gpt2|DIR")]
+    tokenizer: Option<String>,
+    /// A model shape by name: baby, sorter, gpt2, gpt2-medium (the vocabulary comes from the
+    /// tokenizer). [default: baby for text, the task's own model for a task]
+    #[arg(long)]
+    preset: Option<String>,
+    /// Transformer blocks.
+    #[arg(long)]
+    layers: Option<usize>,
+    /// Attention heads per block.
+    #[arg(long)]
+    heads: Option<usize>,
+    /// Width of the residual stream.
+    #[arg(long)]
+    embd: Option<usize>,
+    /// Context length (tokens per training sequence for text).
+    #[arg(long)]
+    block: Option<usize>,
+    /// Sequences per micro-batch. [default: 12 for text, 64 for a task]
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Optimizer steps. [default: 2000 for text; per task]
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Peak learning rate. [default: 1e-3 for text, 3e-3 for a task]
+    #[arg(long)]
+    lr: Option<f64>,
+    /// The learning rate the cosine decays to. [default: a tenth of --lr]
+    #[arg(long)]
+    min_lr: Option<f64>,
+    /// Steps of linear warmup. [default: 100, at most a tenth of --steps]
+    #[arg(long)]
+    warmup: Option<usize>,
+    /// AdamW weight decay, on matrices and embeddings only. [default: 0.1]
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    /// AdamW β₁. [default: 0.9]
+    #[arg(long)]
+    beta1: Option<f64>,
+    /// AdamW β₂. [default: 0.99, nanoGPT's choice for few tokens per step]
+    #[arg(long)]
+    beta2: Option<f64>,
+    /// Clip gradients to this global L2 norm; 0 turns clipping off. [default: 1.0]
+    #[arg(long)]
+    grad_clip: Option<f32>,
+    /// Micro-batches accumulated into one step. [default: 1]
+    #[arg(long)]
+    accum: Option<usize>,
+    /// Evaluate every N steps (and at the end). [default: 250 for text, 100 for a task]
+    #[arg(long)]
+    eval_every: Option<usize>,
+    /// Validation batches per evaluation (always the same ones). [default: 20 for text]
+    #[arg(long)]
+    eval_batches: Option<usize>,
+    /// Save a checkpoint every N steps (and at the end). [default: 500]
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
+    /// Keep a model snapshot at every checkpoint in RUN/checkpoints/step-N/.
+    #[arg(long)]
+    keep_checkpoints: bool,
+    /// Seeds the initial weights and the order of the data. [default: 1337]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The run directory. [default: runs/TASK or runs/FILE-STEM]
+    #[arg(long, value_name = "RUN")]
+    out: Option<PathBuf>,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    resume: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    Err(glassbox::Error::failure("glassbox train is not built yet").into())
+pub fn run(args: Args) -> Result<()> {
+    let out = match (&args.out, &args.data, &args.task) {
+        (Some(out), _, _) => out.clone(),
+        (None, _, Some(task)) => PathBuf::from("runs").join(task),
+        (None, Some(data), None) => {
+            PathBuf::from("runs").join(data.file_stem().map_or("text".into(), |s| s.to_string_lossy().into_owned()))
+        }
+        (None, None, None) if args.resume => {
+            return Err(Error::input("--resume needs the run directory: --resume --out RUN").into());
+        }
+        (None, None, None) => {
+            return Err(Error::input(
+                "nothing to train on: give --data FILE.txt (a text file) or --task sort|reverse|add|repeat",
+            )
+            .into());
+        }
+    };
+    let shape = ShapeRequest {
+        preset: args.preset.clone(),
+        layers: args.layers,
+        heads: args.heads,
+        embd: args.embd,
+        block: args.block,
+    };
+    let options = OptionChanges {
+        batch: args.batch,
+        steps: args.steps,
+        lr: args.lr,
+        min_lr: args.min_lr,
+        warmup: args.warmup,
+        weight_decay: args.weight_decay,
+        beta1: args.beta1,
+        beta2: args.beta2,
+        grad_clip: args.grad_clip,
+        accum: args.accum,
+        eval_every: args.eval_every,
+        eval_batches: args.eval_batches,
+        accuracy_examples: None,
+        checkpoint_every: args.checkpoint_every,
+        keep_checkpoints: args.keep_checkpoints.then_some(true),
+        seed: args.seed,
+    };
+    let spinner = Spinner::new();
+    let mut prep = |stage: &str, done: usize, total: usize| spinner.show(stage, done, total);
+    let mut trainer = if args.resume {
+        let request = ResumeRequest {
+            data_path: args.data.clone(),
+            task: args.task.clone(),
+            tokenizer: args.tokenizer.clone(),
+            shape,
+            options,
+        };
+        Trainer::resume(&out, request, &mut prep)?
+    } else {
+        let data = match (&args.data, &args.task) {
+            (_, Some(name)) => DataSource::Task { name: name.clone() },
+            (Some(path), None) => DataSource::Text {
+                path: path.clone(),
+                tokenizer: args.tokenizer.clone().unwrap_or_else(|| "char".into()),
+            },
+            (None, None) => unreachable!("checked above"),
+        };
+        if args.task.is_some() && args.tokenizer.is_some() {
+            return Err(Error::input("--tokenizer applies to --data; a task brings its own vocabulary").into());
+        }
+        Trainer::create(NewRun { dir: out.clone(), data, shape, options, overwrite: false }, &mut prep)?
+    };
+    spinner.finish();
+    print_header(&trainer, args.resume);
+    if trainer.step >= trainer.options.steps {
+        println!(
+            "{} already reached step {} of {}; pass a larger --steps to train further",
+            out.display(),
+            trainer.step,
+            trainer.options.steps
+        );
+        return Ok(());
+    }
+    let started = Instant::now();
+    let first_step = trainer.step;
+    let mut bar = TrainBar::new(&trainer);
+    let last = trainer.run(&mut |event| bar.event(event))?;
+    bar.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    let steps = trainer.step - first_step;
+    let tokens = steps * trainer.options.batch * trainer.options.accum * trainer.seq;
+    println!(
+        "done: {steps} steps in {seconds:.1} s ({:.0} tokens/s){}; saved in {}",
+        tokens as f64 / seconds,
+        last.as_ref().map_or(String::new(), |e| format!("; {}", describe_eval(e))),
+        out.display()
+    );
+    print_next_steps(&trainer);
+    Ok(())
+}
+
+fn print_header(trainer: &Trainer, resumed: bool) {
+    let c = &trainer.config;
+    let o = &trainer.options;
+    let what = match (&trainer.task, &trainer.data) {
+        (Some(task), _) => format!("the {} task: {}", task.name(), task.describe()),
+        (None, DataSource::Text { path, .. }) => format!("{} ({})", path.display(), trainer.tokenizer.describe()),
+        (None, DataSource::Task { name }) => name.clone(),
+    };
+    let verb = if resumed { format!("resuming at step {}", trainer.step) } else { "training".into() };
+    println!("{verb} on {what} → {}", trainer.dir.display());
+    println!(
+        "model: {} layers, {} heads, {} dims, context {}, vocabulary {} — {} parameters",
+        c.n_layer,
+        c.n_head,
+        c.n_embd,
+        c.n_ctx,
+        c.vocab_size,
+        human(c.num_params() as f64)
+    );
+    println!(
+        "{} steps × {} sequences{} × {} tokens; lr {} → {} (warmup {}), AdamW β ({}, {}), weight decay {}, clip {}; {} threads",
+        o.steps,
+        o.batch,
+        if o.accum > 1 { format!(" × {} micro-batches", o.accum) } else { String::new() },
+        trainer.seq,
+        short(o.lr),
+        short(o.min_lr),
+        o.warmup,
+        o.adamw.beta1,
+        o.adamw.beta2,
+        o.adamw.weight_decay,
+        o.grad_clip,
+        rayon::current_num_threads()
+    );
+}
+
+fn print_next_steps(trainer: &Trainer) {
+    let dir = trainer.dir.display();
+    match &trainer.task {
+        Some(task) => {
+            let example = match task.name() {
+                "sort" => "CBABBC",
+                "reverse" => "ABCDEFGH",
+                "add" => "123+456=",
+                _ => "^qwertyuiop",
+            };
+            println!("next: glassbox generate {dir} {example} --max-new-tokens {} --temperature 0", task.answer_len);
+            println!("      glassbox explain {dir} {example}");
+        }
+        None => {
+            println!("next: glassbox generate {dir} \"ROMEO:\" --max-new-tokens 200");
+            println!("      glassbox explain {dir} \"ROMEO:\"");
+        }
+    }
+}
+
+/// A learning rate for people: 1e-3, 3e-4, 2.5e-4 (no float noise such as 1.0000000000000002e-4).
+fn short(x: f64) -> String {
+    let text = format!("{x:.4e}");
+    let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+    let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+    format!("{mantissa}e{exponent}")
+}
+
+/// "0.08M", "12.3M": a count for people.
+pub fn human(n: f64) -> String {
+    if n >= 1e9 {
+        format!("{:.2}B", n / 1e9)
+    } else if n >= 1e6 {
+        format!("{:.2}M", n / 1e6)
+    } else if n >= 1e3 {
+        format!("{:.1}k", n / 1e3)
+    } else {
+        format!("{n:.0}")
+    }
+}
+
+pub fn describe_eval(e: &EvalReport) -> String {
+    match e.accuracy {
+        Some(a) => format!("val loss {:.4}, accuracy {:.1}%", e.val_loss, a * 100.0),
+        None => format!("val loss {:.4}", e.val_loss),
+    }
+}
+
+/// A spinner for the preparation stages (reading, BPE training, tokenizing).
+struct Spinner {
+    bar: ProgressBar,
+}
+
+impl Spinner {
+    fn new() -> Self {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("template"));
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Spinner { bar }
+    }
+
+    fn show(&self, stage: &str, done: usize, total: usize) {
+        if total > 0 {
+            self.bar.set_message(format!("{stage} {done}/{total}"));
+        } else {
+            self.bar.set_message(stage.to_string());
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// The progress bar of the training loop; evaluations print as lines above it.
+pub struct TrainBar {
+    bar: ProgressBar,
+    tokens: f64,
+    seconds: f64,
+}
+
+impl TrainBar {
+    pub fn new(trainer: &Trainer) -> Self {
+        let bar = ProgressBar::new(trainer.options.steps as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:32.cyan/blue} step {pos}/{len}  {msg}  ETA {eta}")
+                .expect("template")
+                .progress_chars("█▉▊▋▌▍▎▏ "),
+        );
+        bar.set_position(trainer.step as u64);
+        bar.reset_eta();
+        TrainBar { bar, tokens: 0.0, seconds: 0.0 }
+    }
+
+    pub fn event(&mut self, event: &Event) {
+        match event {
+            Event::Step(step) => self.step(step),
+            Event::Eval(eval) => {
+                self.println(&format!("step {:>6}  {}", eval.step, describe_eval(eval)));
+            }
+            Event::Checkpoint { .. } => {}
+        }
+    }
+
+    fn step(&mut self, step: &StepReport) {
+        // tokens/s over the recent past (a decaying window of about 20 steps)
+        self.tokens = self.tokens * 0.95 + step.tokens as f64;
+        self.seconds = self.seconds * 0.95 + step.seconds;
+        self.bar.set_position(step.step as u64);
+        self.bar.set_message(format!(
+            "loss {:.4}  {} tok/s  lr {:.2e}",
+            step.loss,
+            human(self.tokens / self.seconds.max(1e-9)),
+            step.lr
+        ));
+    }
+
+    /// Prints a line above the bar (also when the bar is hidden, e.g. output to a file).
+    pub fn println(&self, line: &str) {
+        self.bar.suspend(|| println!("{line}"));
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
 }

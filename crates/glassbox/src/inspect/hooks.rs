@@ -84,7 +84,10 @@ impl BlockHook {
 
     /// Whether the value has a head axis (`.head.N` can pick one head's part).
     pub fn has_heads(self) -> bool {
-        matches!(self, BlockHook::Q | BlockHook::K | BlockHook::V | BlockHook::AttnScores | BlockHook::Pattern | BlockHook::Z)
+        matches!(
+            self,
+            BlockHook::Q | BlockHook::K | BlockHook::V | BlockHook::AttnScores | BlockHook::Pattern | BlockHook::Z
+        )
     }
 }
 
@@ -191,7 +194,9 @@ impl Hook {
         match *self {
             Hook::Embed => {
                 let wte = params.tensors().wte;
-                Cow::Owned(acts.ids.iter().flat_map(|&id| &wte[id as usize * c..(id as usize + 1) * c]).copied().collect())
+                Cow::Owned(
+                    acts.ids.iter().flat_map(|&id| &wte[id as usize * c..(id as usize + 1) * c]).copied().collect(),
+                )
             }
             Hook::PosEmbed => {
                 let wpe = params.tensors().wpe;
@@ -214,7 +219,13 @@ impl Hook {
                             BlockHook::K => 1,
                             _ => 2,
                         };
-                        Cow::Owned(a.qkv.chunks_exact(3 * c).flat_map(|row| &row[third * c..(third + 1) * c]).copied().collect())
+                        Cow::Owned(
+                            a.qkv
+                                .chunks_exact(3 * c)
+                                .flat_map(|row| &row[third * c..(third + 1) * c])
+                                .copied()
+                                .collect(),
+                        )
                     }
                     BlockHook::AttnScores => Cow::Borrowed(&a.attn_scores),
                     BlockHook::Pattern => Cow::Borrowed(&a.attn_pattern),

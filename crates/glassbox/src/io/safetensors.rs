@@ -149,9 +149,7 @@ impl SafetensorsFile {
 /// Reads and checks the header: every tensor's byte range lies in the file, matches its
 /// dtype and shape, and the ranges do not overlap. Also returns `__metadata__`.
 #[allow(clippy::type_complexity)]
-fn parse_header(
-    file: &[u8],
-) -> std::result::Result<(BTreeMap<String, TensorInfo>, BTreeMap<String, String>), String> {
+fn parse_header(file: &[u8]) -> std::result::Result<(BTreeMap<String, TensorInfo>, BTreeMap<String, String>), String> {
     if file.len() < 8 {
         return Err(format!(
             "it is {} bytes long, too short to hold the 8-byte header length (the file is truncated)",

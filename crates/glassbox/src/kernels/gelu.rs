@@ -7,16 +7,24 @@ use rayon::prelude::*;
 const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 const CUBIC: f32 = 0.044_715;
 
+/// tanh(u) = 1 − 2 / (1 + e^{2u}), through the vectorizable [`super::exp`] (libm's tanhf
+/// is a scalar call and made GELU the slowest kernel of a small model). Absolute error
+/// below 1e-7; ±1 beyond |u| ≈ 9.
+#[inline(always)]
+fn tanh(u: f32) -> f32 {
+    1.0 - 2.0 / (1.0 + super::exp(2.0 * u))
+}
+
 #[inline]
 fn gelu(x: f32) -> f32 {
     let inner = SQRT_2_OVER_PI * (x + CUBIC * x * x * x);
-    0.5 * x * (1.0 + inner.tanh())
+    0.5 * x * (1.0 + tanh(inner))
 }
 
 #[inline]
 fn gelu_derivative(x: f32) -> f32 {
     let inner = SQRT_2_OVER_PI * (x + CUBIC * x * x * x);
-    let tanh = inner.tanh();
+    let tanh = tanh(inner);
     let sech2 = 1.0 - tanh * tanh;
     0.5 * (1.0 + tanh) + 0.5 * x * sech2 * SQRT_2_OVER_PI * (1.0 + 3.0 * CUBIC * x * x)
 }
@@ -63,5 +71,9 @@ mod tests {
         assert_eq!(gelu(0.0), 0.0);
         assert!((gelu(6.0) - 6.0).abs() < 1e-4);
         assert!(gelu(-6.0).abs() < 1e-4);
+        for i in -2000..2000 {
+            let u = i as f32 * 0.01;
+            assert!((tanh(u) - u.tanh()).abs() < 2e-7, "tanh({u})");
+        }
     }
 }

@@ -44,6 +44,8 @@ pub fn layer_norm_forward(
 /// Backward of layer norm, accumulating into dinp, dweight and dbias.
 /// With x̂ = (x − mean)·rstd and g = dout·γ:
 /// dx = rstd · (g − mean(g) − x̂ · mean(g · x̂)).
+/// Parallel over blocks of rows; each block sums its own dγ, dβ and the blocks' sums are
+/// added in a fixed order, so the result does not depend on scheduling.
 #[allow(clippy::too_many_arguments)]
 pub fn layer_norm_backward(
     dinp: &mut [f32],
@@ -57,10 +59,55 @@ pub fn layer_norm_backward(
     c: usize,
 ) {
     let rows = inp.len() / c;
-    for r in 0..rows {
+    if rows * c < super::PARALLEL_MIN {
+        rows_backward(&mut dinp[..rows * c], dweight, dbias, dout, inp, weight, mean, rstd, c);
+        return;
+    }
+    const BLOCK_ROWS: usize = 32;
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = dinp[..rows * c]
+        .par_chunks_mut(BLOCK_ROWS * c)
+        .enumerate()
+        .map(|(block, dx)| {
+            let (first, count) = (block * BLOCK_ROWS, dx.len() / c);
+            let (mut dw, mut db) = (vec![0f32; c], vec![0f32; c]);
+            let span = first * c..(first + count) * c;
+            let stats = first..first + count;
+            rows_backward(
+                dx,
+                &mut dw,
+                &mut db,
+                &dout[span.clone()],
+                &inp[span],
+                weight,
+                &mean[stats.clone()],
+                &rstd[stats],
+                c,
+            );
+            (dw, db)
+        })
+        .collect();
+    for (dw, db) in partials {
+        super::axpy(dweight, 1.0, &dw);
+        super::axpy(dbias, 1.0, &db);
+    }
+}
+
+/// The backward pass of consecutive rows, on one thread.
+#[allow(clippy::too_many_arguments)]
+fn rows_backward(
+    dinp: &mut [f32],
+    dweight: &mut [f32],
+    dbias: &mut [f32],
+    dout: &[f32],
+    inp: &[f32],
+    weight: &[f32],
+    mean: &[f32],
+    rstd: &[f32],
+    c: usize,
+) {
+    for (r, dx) in dinp.chunks_exact_mut(c).enumerate() {
         let x = &inp[r * c..(r + 1) * c];
         let d = &dout[r * c..(r + 1) * c];
-        let dx = &mut dinp[r * c..(r + 1) * c];
         let (mu, rs) = (mean[r], rstd[r]);
         let mut dnorm_mean = 0f32;
         let mut dnorm_norm_mean = 0f32;
@@ -121,6 +168,25 @@ mod tests {
             minus[i] -= 1e-2;
             let numeric = (loss(&plus) - loss(&minus)) / 2e-2;
             assert!((numeric as f32 - dinp[i]).abs() < 2e-3, "dinp[{i}]: {numeric} vs {}", dinp[i]);
+        }
+    }
+
+    #[test]
+    fn parallel_backward_agrees_with_one_thread() {
+        let (rows, c) = (301, 64);
+        let f = |i: usize, k: u32| ((i as u32).wrapping_mul(2654435761).wrapping_add(k) >> 12) as f32 / 1e6 - 0.5;
+        let inp: Vec<f32> = (0..rows * c).map(|i| f(i, 1) * 3.0).collect();
+        let dout: Vec<f32> = (0..rows * c).map(|i| f(i, 2)).collect();
+        let weight: Vec<f32> = (0..c).map(|i| 1.0 + f(i, 3)).collect();
+        let (mut out, mut mean, mut rstd) = (vec![0f32; rows * c], vec![0f32; rows], vec![0f32; rows]);
+        layer_norm_forward(&mut out, &mut mean, &mut rstd, &inp, &weight, &weight, c, 1e-5);
+        let mut parallel = (vec![0f32; rows * c], vec![0f32; c], vec![0f32; c]);
+        layer_norm_backward(&mut parallel.0, &mut parallel.1, &mut parallel.2, &dout, &inp, &weight, &mean, &rstd, c);
+        let mut serial = (vec![0f32; rows * c], vec![0f32; c], vec![0f32; c]);
+        rows_backward(&mut serial.0, &mut serial.1, &mut serial.2, &dout, &inp, &weight, &mean, &rstd, c);
+        assert_eq!(parallel.0, serial.0);
+        for (a, b) in parallel.1.iter().chain(&parallel.2).zip(serial.1.iter().chain(&serial.2)) {
+            assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
         }
     }
 }

@@ -4,16 +4,41 @@
 
 /// In place: row ← softmax(row / temperature). A temperature of 0 is refused by callers.
 pub fn softmax_in_place(row: &mut [f32], temperature: f32) {
-    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    let mut sum = 0f32;
+    let max = max_of(row);
+    let inv_t = 1.0 / temperature;
     for v in row.iter_mut() {
-        *v = ((*v - max) / temperature).exp();
-        sum += *v;
+        *v = super::exp((*v - max) * inv_t);
     }
-    let inv = 1.0 / sum;
+    let inv = 1.0 / sum_of(row);
     for v in row.iter_mut() {
         *v *= inv;
     }
+}
+
+/// The largest value of a row (NaN-ignoring, as `f32::max`), in eight lanes.
+#[inline]
+pub fn max_of(row: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let mut chunks = row.chunks_exact(8);
+    for chunk in &mut chunks {
+        for j in 0..8 {
+            lanes[j] = lanes[j].max(chunk[j]);
+        }
+    }
+    chunks.remainder().iter().chain(&lanes).fold(f32::NEG_INFINITY, |m, &v| m.max(v))
+}
+
+/// The sum of a row, in eight lanes (so it vectorizes).
+#[inline]
+fn sum_of(row: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let mut chunks = row.chunks_exact(8);
+    for chunk in &mut chunks {
+        for j in 0..8 {
+            lanes[j] += chunk[j];
+        }
+    }
+    chunks.remainder().iter().sum::<f32>() + lanes.iter().sum::<f32>()
 }
 
 /// The softmax of `row / temperature` into a fresh vector, computed in f64 for the
@@ -26,11 +51,22 @@ pub fn softmax(row: &[f32], temperature: f32) -> Vec<f32> {
     exps.iter().map(|e| (e / sum) as f32).collect()
 }
 
-/// log Σ exp(row): the normalizer of a softmax, for log-probabilities.
+/// log Σ exp(row): the normalizer of a softmax, for log-probabilities. Vectorized (the
+/// cross-entropy calls it on every row of logits).
 pub fn log_sum_exp(row: &[f32]) -> f32 {
-    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    let sum: f64 = row.iter().map(|&v| ((v - max) as f64).exp()).sum();
-    max + sum.ln() as f32
+    let max = max_of(row);
+    // exponentials a block at a time into a buffer (a plain loop, which vectorizes), then
+    // summed in lanes
+    let mut buffer = [0f32; 256];
+    let mut total = 0f32;
+    for block in row.chunks(256) {
+        let exps = &mut buffer[..block.len()];
+        for (e, &v) in exps.iter_mut().zip(block) {
+            *e = super::exp(v - max);
+        }
+        total += sum_of(exps);
+    }
+    max + total.ln()
 }
 
 #[cfg(test)]
@@ -48,5 +84,9 @@ mod tests {
         let cold = softmax(&[1.0, 3.0, 2.0, -1.0], 0.1);
         assert!(cold[1] > 0.99);
         assert!((log_sum_exp(&[0.0, 0.0]) - 2f32.ln()).abs() < 1e-6);
+        let long: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.37).sin() * 5.0).collect();
+        let exact = long.iter().map(|&v| (v as f64).exp()).sum::<f64>().ln();
+        assert!((log_sum_exp(&long) as f64 - exact).abs() < 1e-5);
+        assert_eq!(max_of(&long), long.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)));
     }
 }

@@ -37,7 +37,7 @@ pub struct BpeTokenizer {
     /// `false` for an id that no token has (a hole in a sparse `vocab.json`).
     present: Vec<bool>,
     /// The token of each single byte.
-    byte_ids: [u32; 256],
+    byte_ids: Box<[u32; 256]>,
     /// (left, right) packed as `left << 32 | right` → `rank << 32 | merged`.
     merge_map: FxHashMap<u64, u64>,
     /// The merges in rank order, as `merges.txt` lists them.
@@ -74,11 +74,7 @@ impl BpeTokenizer {
     /// Builds and checks a vocabulary. The file readers check names and lines first, so
     /// what fails here is what only shows once the whole vocabulary is known.
     pub(super) fn new(parts: BpeParts) -> Result<Self> {
-        let BpeParts {
-            tokens,
-            merges: merge_pairs,
-            special,
-        } = parts;
+        let BpeParts { tokens, merges: merge_pairs, special } = parts;
         if tokens.len() > u32::MAX as usize {
             return Err(Error::input("the vocabulary has more than 2^32 tokens"));
         }
@@ -100,7 +96,7 @@ impl BpeTokenizer {
                 .map_err(|_| Error::input("the vocabulary's tokens add up to more than 4 GiB"))?;
             offsets.push(end);
         }
-        let mut byte_ids = [0u32; 256];
+        let mut byte_ids = Box::new([0u32; 256]);
         for b in 0..=255u8 {
             match ids.get(&[b][..]) {
                 Some(&id) => byte_ids[b as usize] = id,
@@ -135,11 +131,7 @@ impl BpeTokenizer {
             };
             // As in Hugging Face `tokenizers`, a pair listed twice takes its later rank.
             merge_map.insert(pair_key(left, right), ((rank as u64) << 32) | merged as u64);
-            merges.push(Merge {
-                left,
-                right,
-                merged,
-            });
+            merges.push(Merge { left, right, merged });
         }
         for (name, id) in &special {
             if !present.get(*id as usize).copied().unwrap_or(false) {
@@ -148,16 +140,7 @@ impl BpeTokenizer {
                 )));
             }
         }
-        Ok(BpeTokenizer {
-            token_bytes,
-            offsets,
-            present,
-            byte_ids,
-            merge_map,
-            merges,
-            ids,
-            special,
-        })
+        Ok(BpeTokenizer { token_bytes, offsets, present, byte_ids, merge_map, merges, ids, special })
     }
 
     /// How many ids there are (the largest id + 1).
@@ -193,9 +176,7 @@ impl BpeTokenizer {
     /// The rank and result of merging `left` with `right`, if that pair merges.
     #[inline]
     pub fn merge_of(&self, left: u32, right: u32) -> Option<(u32, u32)> {
-        self.merge_map
-            .get(&pair_key(left, right))
-            .map(|&packed| ((packed >> 32) as u32, packed as u32))
+        self.merge_map.get(&pair_key(left, right)).map(|&packed| ((packed >> 32) as u32, packed as u32))
     }
 
     /// The special tokens and their ids.
@@ -340,10 +321,7 @@ impl BpeTokenizer {
 
     #[inline]
     fn packed_merge(&self, left: u32, right: u32) -> u64 {
-        self.merge_map
-            .get(&pair_key(left, right))
-            .copied()
-            .unwrap_or(NO_MERGE)
+        self.merge_map.get(&pair_key(left, right)).copied().unwrap_or(NO_MERGE)
     }
 
     /// BPE with a heap of candidate merges over a linked list of symbols: the same result as
@@ -388,13 +366,7 @@ impl BpeTokenizer {
             if now_rank != rank {
                 continue;
             }
-            on_merge(MergeStep {
-                rank,
-                left: left.id,
-                right: right.id,
-                merged,
-                byte_offset: pos as usize,
-            });
+            on_merge(MergeStep { rank, left: left.id, right: right.id, merged, byte_offset: pos as usize });
             symbols[pos as usize].id = merged;
             symbols[pos as usize].next = right.next;
             symbols[left.next as usize].alive = false;
@@ -451,13 +423,7 @@ impl BpeTokenizer {
         let mut steps = Vec::new();
         let mut ids = Vec::new();
         self.bpe_linked(piece, &mut ids, |step| steps.push(step));
-        PieceExplanation {
-            piece: piece.to_vec(),
-            start,
-            steps,
-            ids,
-            special: false,
-        }
+        PieceExplanation { piece: piece.to_vec(), start, steps, ids, special: false }
     }
 }
 
@@ -525,12 +491,7 @@ pub(super) struct Encoder<'t, 'a> {
 
 impl<'t, 'a> Encoder<'t, 'a> {
     pub(super) fn new(tok: &'t BpeTokenizer) -> Self {
-        Encoder {
-            tok,
-            cache: FxHashMap::default(),
-            arena: Vec::new(),
-            scratch: Scratch::default(),
-        }
+        Encoder { tok, cache: FxHashMap::default(), arena: Vec::new(), scratch: Scratch::default() }
     }
 
     /// Pre-tokenizes and encodes `text`.
@@ -556,8 +517,7 @@ impl<'t, 'a> Encoder<'t, 'a> {
         self.tok.bpe_into(piece, &mut self.scratch, &mut self.arena);
         out.extend_from_slice(&self.arena[start..]);
         if self.cache.len() < CACHE_LIMIT && self.arena.len() <= u32::MAX as usize {
-            self.cache
-                .insert(piece, (start as u32, (self.arena.len() - start) as u32));
+            self.cache.insert(piece, (start as u32, (self.arena.len() - start) as u32));
         } else {
             self.arena.truncate(start);
         }
@@ -576,12 +536,7 @@ mod tests {
         tokens.push(Some(b"aaab".to_vec())); // 258
         tokens.push(Some(b"<|endoftext|>".to_vec())); // 259
         let merges = vec![(97, 97), (97, 98), (256, 257)];
-        BpeTokenizer::new(BpeParts {
-            tokens,
-            merges,
-            special: vec![("<|endoftext|>".into(), 259)],
-        })
-        .unwrap()
+        BpeTokenizer::new(BpeParts { tokens, merges, special: vec![("<|endoftext|>".into(), 259)] }).unwrap()
     }
 
     #[test]
@@ -604,7 +559,11 @@ mod tests {
                     rng ^= rng << 13;
                     rng ^= rng >> 7;
                     rng ^= rng << 17;
-                    if rng % 3 == 0 { b'b' } else { b'a' }
+                    if rng.is_multiple_of(3) {
+                        b'b'
+                    } else {
+                        b'a'
+                    }
                 })
                 .collect();
             let mut scan = Vec::new();

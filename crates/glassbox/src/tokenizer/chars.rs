@@ -20,7 +20,7 @@ pub struct CharTokenizer {
     /// The UTF-8 bytes of every character, back to back, 4-byte slots.
     utf8: Vec<[u8; 4]>,
     /// ASCII characters' ids, for speed; `u32::MAX` where absent.
-    ascii: [u32; 128],
+    ascii: Box<[u32; 128]>,
     /// Every other character's id.
     others: FxHashMap<char, u32>,
 }
@@ -29,11 +29,9 @@ impl CharTokenizer {
     /// The vocabulary of the characters that occur in `text`, sorted by code point.
     pub fn from_text(text: &str) -> Result<Self> {
         if text.is_empty() {
-            return Err(Error::input(
-                "the text is empty; a character vocabulary needs at least one character",
-            ));
+            return Err(Error::input("the text is empty; a character vocabulary needs at least one character"));
         }
-        let mut seen = vec![false; 128];
+        let mut seen = [false; 128];
         let mut rest: Vec<char> = Vec::new();
         for c in text.chars() {
             if (c as u32) < 128 {
@@ -44,10 +42,7 @@ impl CharTokenizer {
         }
         rest.sort_unstable();
         rest.dedup();
-        let mut chars: Vec<char> = (0u8..128)
-            .filter(|&b| seen[b as usize])
-            .map(char::from)
-            .collect();
+        let mut chars: Vec<char> = (0u8..128).filter(|&b| seen[b as usize]).map(char::from).collect();
         chars.extend(rest);
         Self::from_chars(chars)
     }
@@ -60,12 +55,9 @@ impl CharTokenizer {
         let mut sorted = chars.clone();
         sorted.sort_unstable();
         if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-            return Err(Error::input(format!(
-                "the character {:?} is listed twice in the character vocabulary",
-                w[0]
-            )));
+            return Err(Error::input(format!("the character {:?} is listed twice in the character vocabulary", w[0])));
         }
-        let mut ascii = [u32::MAX; 128];
+        let mut ascii = Box::new([u32::MAX; 128]);
         let mut others = FxHashMap::default();
         let mut utf8 = Vec::with_capacity(chars.len());
         for (id, &c) in chars.iter().enumerate() {
@@ -78,12 +70,7 @@ impl CharTokenizer {
             c.encode_utf8(&mut slot);
             utf8.push(slot);
         }
-        Ok(CharTokenizer {
-            chars,
-            utf8,
-            ascii,
-            others,
-        })
+        Ok(CharTokenizer { chars, utf8, ascii, others })
     }
 
     /// The characters, in id order.
@@ -155,17 +142,13 @@ impl CharTokenizer {
     pub fn load(path: &Path) -> Result<Self> {
         let name = path.display();
         let text = read_text(path)?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Error::input(format!("{name} is not valid JSON ({e})")))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| Error::input(format!("{name} is not valid JSON ({e})")))?;
         if value.get("type").and_then(|t| t.as_str()) != Some("char") {
-            return Err(Error::input(format!(
-                "{name} should say \"type\": \"char\" (a character vocabulary)"
-            )));
+            return Err(Error::input(format!("{name} should say \"type\": \"char\" (a character vocabulary)")));
         }
         let Some(list) = value.get("chars").and_then(|c| c.as_array()) else {
-            return Err(Error::input(format!(
-                "{name} should have \"chars\": a list of one-character strings"
-            )));
+            return Err(Error::input(format!("{name} should have \"chars\": a list of one-character strings")));
         };
         let mut chars = Vec::with_capacity(list.len());
         for (i, item) in list.iter().enumerate() {

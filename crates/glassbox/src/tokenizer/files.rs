@@ -35,11 +35,8 @@ pub fn read_vocab_and_merges(vocab_path: &Path, merges_path: &Path) -> Result<Bp
     let vocab_name = vocab_path.display().to_string();
     let vocab = parse_vocab(&vocab_text, &vocab_name)?;
     let merges = parse_merges_txt(&merges_text, &merges_path.display().to_string())?;
-    let special: Vec<(String, u32, bool)> = vocab
-        .iter()
-        .filter(|(name, _)| name == END_OF_TEXT)
-        .map(|(name, id)| (name.clone(), *id, true))
-        .collect();
+    let special: Vec<(String, u32, bool)> =
+        vocab.iter().filter(|(name, _)| name == END_OF_TEXT).map(|(name, id)| (name.clone(), *id, true)).collect();
     build(vocab, merges, special, &vocab_name)
 }
 
@@ -54,9 +51,7 @@ struct MergeLine {
 /// Parses `vocab.json` text: a JSON object from token to id.
 fn parse_vocab(text: &str, name: &str) -> Result<Vec<(String, u32)>> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
-        Error::input(format!(
-            "{name} is not valid JSON ({e}); it should map each token to its id, like {{\"!\": 0}}"
-        ))
+        Error::input(format!("{name} is not valid JSON ({e}); it should map each token to its id, like {{\"!\": 0}}"))
     })?;
     vocab_from_value(&value, name)
 }
@@ -69,15 +64,12 @@ fn vocab_from_value(value: &Value, name: &str) -> Result<Vec<(String, u32)>> {
     };
     let mut out = Vec::with_capacity(object.len());
     for (token, id) in object {
-        let id = id
-            .as_u64()
-            .and_then(|id| u32::try_from(id).ok())
-            .ok_or_else(|| {
-                Error::input(format!(
-                    "{name}: the token {token:?} has the id {id}, but an id must be a whole \
+        let id = id.as_u64().and_then(|id| u32::try_from(id).ok()).ok_or_else(|| {
+            Error::input(format!(
+                "{name}: the token {token:?} has the id {id}, but an id must be a whole \
                      number from 0 up"
-                ))
-            })?;
+            ))
+        })?;
         out.push((token.clone(), id));
     }
     Ok(out)
@@ -94,11 +86,7 @@ fn parse_merges_txt(text: &str, name: &str) -> Result<Vec<MergeLine>> {
         let mut parts = line.split(' ');
         match (parts.next(), parts.next(), parts.next()) {
             (Some(left), Some(right), None) if !left.is_empty() && !right.is_empty() => {
-                out.push(MergeLine {
-                    left: left.to_string(),
-                    right: right.to_string(),
-                    place,
-                })
+                out.push(MergeLine { left: left.to_string(), right: right.to_string(), place })
             }
             _ => {
                 return Err(Error::input(format!(
@@ -115,12 +103,10 @@ fn parse_merges_txt(text: &str, name: &str) -> Result<Vec<MergeLine>> {
 pub fn read_tokenizer_json(path: &Path) -> Result<BpeTokenizer> {
     let name = path.display().to_string();
     let text = read_text(path)?;
-    let root: Value = serde_json::from_str(&text)
-        .map_err(|e| Error::input(format!("{name} is not valid JSON ({e})")))?;
+    let root: Value =
+        serde_json::from_str(&text).map_err(|e| Error::input(format!("{name} is not valid JSON ({e})")))?;
     let unsupported = |what: String| {
-        Error::input(format!(
-            "{name}: {what}; glassbox reads GPT-2-style byte-level BPE tokenizers only"
-        ))
+        Error::input(format!("{name}: {what}; glassbox reads GPT-2-style byte-level BPE tokenizers only"))
     };
     let Some(model) = root.get("model") else {
         return Err(unsupported("there is no \"model\"".into()));
@@ -148,10 +134,7 @@ pub fn read_tokenizer_json(path: &Path) -> Result<BpeTokenizer> {
             }
         }
     }
-    let vocab = vocab_from_value(
-        model.get("vocab").unwrap_or(&Value::Null),
-        &format!("{name} (model.vocab)"),
-    )?;
+    let vocab = vocab_from_value(model.get("vocab").unwrap_or(&Value::Null), &format!("{name} (model.vocab)"))?;
     let Some(merge_values) = model.get("merges").and_then(Value::as_array) else {
         return Err(Error::input(format!("{name}: model.merges should be a list of merges")));
     };
@@ -162,9 +145,7 @@ pub fn read_tokenizer_json(path: &Path) -> Result<BpeTokenizer> {
             Value::String(s) => {
                 let mut parts = s.split(' ');
                 match (parts.next(), parts.next(), parts.next()) {
-                    (Some(a), Some(b), None) if !a.is_empty() && !b.is_empty() => {
-                        Some((a.to_string(), b.to_string()))
-                    }
+                    (Some(a), Some(b), None) if !a.is_empty() && !b.is_empty() => Some((a.to_string(), b.to_string())),
                     _ => None,
                 }
             }
@@ -175,9 +156,7 @@ pub fn read_tokenizer_json(path: &Path) -> Result<BpeTokenizer> {
             _ => None,
         };
         let Some((left, right)) = pair else {
-            return Err(Error::input(format!(
-                "{place} should be \"left right\" or [\"left\", \"right\"], but is {m}"
-            )));
+            return Err(Error::input(format!("{place} should be \"left right\" or [\"left\", \"right\"], but is {m}")));
         };
         merges.push(MergeLine { left, right, place });
     }
@@ -185,10 +164,7 @@ pub fn read_tokenizer_json(path: &Path) -> Result<BpeTokenizer> {
     if let Some(added) = root.get("added_tokens").and_then(Value::as_array) {
         for token in added {
             let content = token.get("content").and_then(Value::as_str);
-            let id = token
-                .get("id")
-                .and_then(Value::as_u64)
-                .and_then(|id| u32::try_from(id).ok());
+            let id = token.get("id").and_then(Value::as_u64).and_then(|id| u32::try_from(id).ok());
             let (Some(content), Some(id)) = (content, id) else {
                 return Err(Error::input(format!(
                     "{name}: an added token should have a \"content\" and an \"id\", but is {token}"
@@ -205,10 +181,9 @@ pub fn read_tokenizer_json(path: &Path) -> Result<BpeTokenizer> {
 fn has_byte_level(v: &Value) -> bool {
     match v.get("type").and_then(Value::as_str) {
         Some("ByteLevel") => true,
-        Some("Sequence") => v
-            .get("pretokenizers")
-            .and_then(Value::as_array)
-            .is_some_and(|list| list.iter().any(has_byte_level)),
+        Some("Sequence") => {
+            v.get("pretokenizers").and_then(Value::as_array).is_some_and(|list| list.iter().any(has_byte_level))
+        }
         _ => false,
     }
 }
@@ -219,9 +194,7 @@ fn find_flag(v: Option<&Value>, key: &str) -> bool {
     if v.get(key).and_then(Value::as_bool) == Some(true) {
         return true;
     }
-    v.get("pretokenizers")
-        .and_then(Value::as_array)
-        .is_some_and(|list| list.iter().any(|p| find_flag(Some(p), key)))
+    v.get("pretokenizers").and_then(Value::as_array).is_some_and(|list| list.iter().any(|p| find_flag(Some(p), key)))
 }
 
 /// Tokens from names, merges from names, with messages that say where a name came from.
@@ -239,10 +212,10 @@ fn build(
     let mut names: Vec<Option<&str>> = Vec::new();
     let mut by_name: FxHashMap<&str, u32> = FxHashMap::default();
     let put = |tokens: &mut Vec<Option<Vec<u8>>>,
-                   names: &mut Vec<Option<&str>>,
-                   name: &str,
-                   id: u32,
-                   bytes: Vec<u8>|
+               names: &mut Vec<Option<&str>>,
+               name: &str,
+               id: u32,
+               bytes: Vec<u8>|
      -> Result<()> {
         if id as u64 >= limit {
             return Err(Error::input(format!(
@@ -312,12 +285,7 @@ fn build(
         }
         pairs.push((left, right));
     }
-    BpeTokenizer::new(BpeParts {
-        tokens,
-        merges: pairs,
-        special,
-    })
-    .map_err(|e| match e {
+    BpeTokenizer::new(BpeParts { tokens, merges: pairs, special }).map_err(|e| match e {
         Error::Input(msg) => Error::input(format!("{vocab_name}: {msg}")),
         other => other,
     })
@@ -373,10 +341,7 @@ pub(super) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::writing(dir, e))?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "tokenizer".into());
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "tokenizer".into());
     let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;

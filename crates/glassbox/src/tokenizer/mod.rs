@@ -29,11 +29,10 @@ pub use self::byte_level::{byte_to_char, bytes_to_string, char_to_byte};
 pub use self::chars::{CharTokenizer, CHAR_FILE};
 pub use self::files::{merges_txt, read_tokenizer_json, read_vocab_and_merges, vocab_json};
 pub use self::pretokenize::{
-    char_class, pretokenize, pretokenize_reference, split_for_parallel, CharClass, Pieces,
-    GPT2_PATTERN,
+    char_class, pretokenize, pretokenize_reference, split_for_parallel, CharClass, Pieces, GPT2_PATTERN,
 };
 pub use self::train::{train_bpe, MIN_BPE_VOCAB};
-pub use self::view::{TokenPart, TokenView};
+pub use self::view::{escape_text, TokenPart, TokenView};
 
 use crate::{Error, Result};
 use rayon::prelude::*;
@@ -61,10 +60,7 @@ impl Tokenizer {
     /// `tokenizer.json`, else `tokenizer_char.json`; `None` if it has none of them.
     pub fn from_model_dir(dir: &Path) -> Result<Option<Tokenizer>> {
         if !dir.exists() {
-            return Err(Error::input(format!(
-                "{} does not exist; check the path",
-                dir.display()
-            )));
+            return Err(Error::input(format!("{} does not exist; check the path", dir.display())));
         }
         if !dir.is_dir() {
             return Err(Error::input(format!(
@@ -87,11 +83,7 @@ impl Tokenizer {
         match (vocab.is_file(), merges.is_file()) {
             (true, true) => return read_vocab_and_merges(&vocab, &merges).map(|t| Some(t.into())),
             (true, false) | (false, true) if !hf.is_file() => {
-                let (has, lacks) = if vocab.is_file() {
-                    (VOCAB_FILE, MERGES_FILE)
-                } else {
-                    (MERGES_FILE, VOCAB_FILE)
-                };
+                let (has, lacks) = if vocab.is_file() { (VOCAB_FILE, MERGES_FILE) } else { (MERGES_FILE, VOCAB_FILE) };
                 return Err(Error::input(format!(
                     "{} has {has} but no {lacks}; a GPT-2 vocabulary needs both files",
                     dir.display()
@@ -181,8 +173,26 @@ impl Tokenizer {
         if parts.len() < 2 {
             return self.encode(text);
         }
-        let encoded: Vec<Vec<u32>> = parts.par_iter().map(|p| self.encode(p)).collect();
-        encoded.concat()
+        self.encode_batch(&parts).concat()
+    }
+
+    /// Encodes many texts (documents, lines) on every core; `encode_batch(texts)[i]` is
+    /// `encode(texts[i])`. Each worker keeps its piece cache across the texts it takes.
+    pub fn encode_batch(&self, texts: &[&str]) -> Vec<Vec<u32>> {
+        match self {
+            Tokenizer::Bpe(t) => texts
+                .par_iter()
+                .map_init(
+                    || bpe::Encoder::new(t),
+                    |encoder, text| {
+                        let mut out = Vec::with_capacity(text.len() / 4 + 1);
+                        encoder.text(text, &mut out);
+                        out
+                    },
+                )
+                .collect(),
+            Tokenizer::Char(t) => texts.par_iter().map(|text| t.encode(text)).collect(),
+        }
     }
 
     /// The bytes of `ids`; an id out of range is bad input.
@@ -202,15 +212,13 @@ impl Tokenizer {
     /// The text of `ids`, and how many stretches of bytes were not UTF-8 and became U+FFFD.
     pub fn decode_text(&self, ids: &[u32]) -> Result<DecodedText> {
         let bytes = self.decode_bytes(ids)?;
-        let replaced = bytes
-            .utf8_chunks()
-            .filter(|c| !c.invalid().is_empty())
-            .count();
+        let n_bytes = bytes.len();
+        let replaced = bytes.utf8_chunks().filter(|c| !c.invalid().is_empty()).count();
         let text = match String::from_utf8(bytes) {
             Ok(s) => s,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         };
-        Ok(DecodedText { text, replaced })
+        Ok(DecodedText { text, replaced, bytes: n_bytes })
     }
 
     pub fn token_bytes(&self, id: u32) -> Option<&[u8]> {
@@ -238,11 +246,7 @@ impl Tokenizer {
     /// A short description: "byte-level BPE, 50257 tokens (50000 merges)".
     pub fn describe(&self) -> String {
         match self {
-            Tokenizer::Bpe(t) => format!(
-                "byte-level BPE, {} tokens ({} merges)",
-                t.vocab_size(),
-                t.merges().len()
-            ),
+            Tokenizer::Bpe(t) => format!("byte-level BPE, {} tokens ({} merges)", t.vocab_size(), t.merges().len()),
             Tokenizer::Char(t) => format!("characters, {} tokens", t.vocab_size()),
         }
     }
@@ -251,9 +255,9 @@ impl Tokenizer {
     pub fn explain(&self, text: &str, allow_special: bool) -> Result<Vec<PieceExplanation>> {
         match self {
             Tokenizer::Bpe(t) => Ok(t.explain(text, allow_special)),
-            Tokenizer::Char(_) => Err(Error::input(
-                "a character tokenizer has no merges to explain: each character is one token",
-            )),
+            Tokenizer::Char(_) => {
+                Err(Error::input("a character tokenizer has no merges to explain: each character is one token"))
+            }
         }
     }
 
@@ -283,6 +287,8 @@ pub struct DecodedText {
     /// How many stretches of bytes were not valid UTF-8 (each became U+FFFD); 0 means the
     /// text is exact.
     pub replaced: usize,
+    /// How many bytes the ids decode to.
+    pub bytes: usize,
 }
 
 /// Streams text for generated ids without splitting a multi-byte character: push an id,

@@ -37,12 +37,7 @@ pub enum CharClass {
     Space = 3,
 }
 
-const CLASSES: [CharClass; 4] = [
-    CharClass::Other,
-    CharClass::Letter,
-    CharClass::Number,
-    CharClass::Space,
-];
+const CLASSES: [CharClass; 4] = [CharClass::Other, CharClass::Letter, CharClass::Number, CharClass::Space];
 
 /// Classes of the 128 ASCII characters, from the same tables: `\t \n \v \f \r` and space
 /// are whitespace; `0-9` numbers; `A-Z a-z` letters; the rest other.
@@ -94,10 +89,7 @@ fn decode_at(bytes: &[u8], i: usize) -> (u32, usize) {
     } else if b0 < 0xF0 {
         (((b0 & 0x0F) << 12) | (cont(1) << 6) | cont(2), 3)
     } else {
-        (
-            ((b0 & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3),
-            4,
-        )
+        (((b0 & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3), 4)
     }
 }
 
@@ -211,24 +203,19 @@ impl<'a> Iterator for Pieces<'a> {
 }
 
 /// The GPT-2 regex, as published.
-pub const GPT2_PATTERN: &str =
-    r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+pub const GPT2_PATTERN: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
 /// The pieces as the GPT-2 regex itself finds them (fancy-regex): slow, and kept as the
 /// reference the hand-written scanner is tested against.
 pub fn pretokenize_reference(text: &str) -> crate::Result<Vec<&str>> {
-    static REGEX: std::sync::OnceLock<std::result::Result<fancy_regex::Regex, String>> =
-        std::sync::OnceLock::new();
+    static REGEX: std::sync::OnceLock<std::result::Result<fancy_regex::Regex, String>> = std::sync::OnceLock::new();
     let regex = REGEX
         .get_or_init(|| fancy_regex::Regex::new(GPT2_PATTERN).map_err(|e| e.to_string()))
         .as_ref()
         .map_err(|e| crate::Error::failure(format!("the GPT-2 regex did not compile: {e}")))?;
     regex
         .find_iter(text)
-        .map(|m| {
-            m.map(|m| m.as_str())
-                .map_err(|e| crate::Error::failure(format!("the GPT-2 regex failed: {e}")))
-        })
+        .map(|m| m.map(|m| m.as_str()).map_err(|e| crate::Error::failure(format!("the GPT-2 regex failed: {e}"))))
         .collect()
 }
 
@@ -246,8 +233,7 @@ pub fn split_for_parallel(text: &str, parts: usize) -> Vec<&str> {
         let mut p = (start + target).max(start + 2);
         let mut cut = None;
         while p < bytes.len() {
-            if bytes[p - 1] == b'\n' && is_visible_ascii(bytes[p - 2]) && is_visible_ascii(bytes[p])
-            {
+            if bytes[p - 1] == b'\n' && is_visible_ascii(bytes[p - 2]) && is_visible_ascii(bytes[p]) {
                 cut = Some(p);
                 break;
             }

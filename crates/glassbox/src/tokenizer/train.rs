@@ -57,9 +57,7 @@ impl PartialOrd for Candidate {
 impl Ord for Candidate {
     /// The highest count first; among equal counts the smallest pair first.
     fn cmp(&self, other: &Self) -> Ordering {
-        self.count
-            .cmp(&other.count)
-            .then_with(|| other.pair.cmp(&self.pair))
+        self.count.cmp(&other.count).then_with(|| other.pair.cmp(&self.pair))
     }
 }
 
@@ -67,11 +65,7 @@ impl Ord for Candidate {
 /// `<|endoftext|>` last) from `text`, pre-tokenized as GPT-2 does. `progress(done, total)`
 /// is called after each merge. If the corpus runs out of pairs first, the vocabulary is
 /// smaller than asked (every word is then a single token).
-pub fn train_bpe(
-    text: &str,
-    vocab_size: usize,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<BpeTokenizer> {
+pub fn train_bpe(text: &str, vocab_size: usize, progress: &mut dyn FnMut(usize, usize)) -> Result<BpeTokenizer> {
     if vocab_size < MIN_BPE_VOCAB {
         return Err(Error::input(format!(
             "a byte-level BPE vocabulary needs at least {MIN_BPE_VOCAB} tokens (256 bytes and \
@@ -79,14 +73,10 @@ pub fn train_bpe(
         )));
     }
     if vocab_size > u32::MAX as usize / 2 {
-        return Err(Error::input(format!(
-            "a vocabulary of {vocab_size} tokens is too large; GPT-2's has 50257"
-        )));
+        return Err(Error::input(format!("a vocabulary of {vocab_size} tokens is too large; GPT-2's has 50257")));
     }
     if text.is_empty() {
-        return Err(Error::input(
-            "the training text is empty; BPE needs a corpus to learn merges from",
-        ));
+        return Err(Error::input("the training text is empty; BPE needs a corpus to learn merges from"));
     }
 
     // 1. Unique words and their counts, on every core.
@@ -98,15 +88,9 @@ pub fn train_bpe(
     for (id, t) in tokens.iter().enumerate() {
         byte_id[t[0] as usize] = id as u32;
     }
-    let mut token_ids: FxHashMap<Vec<u8>, u32> = tokens
-        .iter()
-        .enumerate()
-        .map(|(id, t)| (t.clone(), id as u32))
-        .collect();
-    let mut words: Vec<Vec<u32>> = words
-        .iter()
-        .map(|w| w.iter().map(|&b| byte_id[b as usize]).collect())
-        .collect();
+    let mut token_ids: FxHashMap<Vec<u8>, u32> =
+        tokens.iter().enumerate().map(|(id, t)| (t.clone(), id as u32)).collect();
+    let mut words: Vec<Vec<u32>> = words.iter().map(|w| w.iter().map(|&b| byte_id[b as usize]).collect()).collect();
 
     // 3. Count pairs, and note which words hold each.
     let mut pair_counts: FxHashMap<u64, i64> = FxHashMap::default();
@@ -125,11 +109,7 @@ pub fn train_bpe(
         .drain()
         .filter_map(|(pair, words)| {
             let count = pair_counts.get(&pair).copied().unwrap_or(0);
-            (count > 0).then_some(Candidate {
-                count: count as u64,
-                pair,
-                words,
-            })
+            (count > 0).then_some(Candidate { count: count as u64, pair, words })
         })
         .collect();
 
@@ -182,11 +162,7 @@ pub fn train_bpe(
         for (pair, words) in born {
             let count = pair_counts.get(&pair).copied().unwrap_or(0);
             if count > 0 {
-                heap.push(Candidate {
-                    count: count as u64,
-                    pair,
-                    words,
-                });
+                heap.push(Candidate { count: count as u64, pair, words });
             }
         }
         progress(tokens.len() - 256, total);
@@ -195,11 +171,7 @@ pub fn train_bpe(
     let end_of_text = tokens.len() as u32;
     let mut all: Vec<Option<Vec<u8>>> = tokens.into_iter().map(Some).collect();
     all.push(Some(END_OF_TEXT.as_bytes().to_vec()));
-    BpeTokenizer::new(BpeParts {
-        tokens: all,
-        merges,
-        special: vec![(END_OF_TEXT.to_string(), end_of_text)],
-    })
+    BpeTokenizer::new(BpeParts { tokens: all, merges, special: vec![(END_OF_TEXT.to_string(), end_of_text)] })
 }
 
 /// Applies a merge to the listed words and reports, per word, the pairs it lost (-1) and
@@ -221,10 +193,7 @@ fn merge_words(
     }
     // Take the listed words out, merge them in parallel, put them back. `which` lists each
     // word once, in increasing order.
-    let mut taken: Vec<(u32, Vec<u32>)> = which
-        .iter()
-        .map(|&w| (w, std::mem::take(&mut words[w as usize])))
-        .collect();
+    let mut taken: Vec<(u32, Vec<u32>)> = which.iter().map(|&w| (w, std::mem::take(&mut words[w as usize]))).collect();
     let parts: Vec<Vec<(u64, i32, u32)>> = taken
         .par_chunks_mut(512)
         .map(|chunk| {
@@ -245,14 +214,7 @@ fn merge_words(
 
 /// Merges every `left right` in one word, left to right, in place.
 #[inline]
-fn merge_word(
-    word: &mut Vec<u32>,
-    w: u32,
-    left: u32,
-    right: u32,
-    merged: u32,
-    changes: &mut Vec<(u64, i32, u32)>,
-) {
+fn merge_word(word: &mut Vec<u32>, w: u32, left: u32, right: u32, merged: u32, changes: &mut Vec<(u64, i32, u32)>) {
     let n = word.len();
     let mut out = 0;
     let mut i = 0;
@@ -320,15 +282,7 @@ mod tests {
         merge_word(&mut word, 0, 2, 2, 9, &mut changes);
         assert_eq!(word, [0, 1, 9, 3]);
         let got: Vec<(u64, i32)> = changes.iter().map(|&(p, d, _)| (p, d)).collect();
-        assert_eq!(
-            got,
-            [
-                (pair_key(1, 2), -1),
-                (pair_key(1, 9), 1),
-                (pair_key(2, 3), -1),
-                (pair_key(9, 3), 1)
-            ]
-        );
+        assert_eq!(got, [(pair_key(1, 2), -1), (pair_key(1, 9), 1), (pair_key(2, 3), -1), (pair_key(9, 3), 1)]);
         let mut word = vec![5, 5, 5];
         merge_word(&mut word, 0, 5, 5, 7, &mut changes);
         assert_eq!(word, [7, 5]);

@@ -14,12 +14,7 @@ pub enum TokenPart {
     Text(String),
     /// Some bytes of a character that this token shares with its neighbours: bytes
     /// `first..first + len` of the character's `of` UTF-8 bytes.
-    PartOf {
-        character: char,
-        first: usize,
-        len: usize,
-        of: usize,
-    },
+    PartOf { character: char, first: usize, len: usize, of: usize },
     /// A byte that is not part of any valid UTF-8 character in the decoded stream.
     Invalid(u8),
 }
@@ -51,17 +46,17 @@ impl TokenView {
     }
 
     /// One line for a person: `" the"`, `part of "你"`, `" " + part of "😀"`,
-    /// `invalid byte ff`. Control characters are escaped (`"\n"`).
+    /// `byte ff, not part of a whole character`. Control characters are escaped (`"\n"`).
     pub fn label(&self) -> String {
         let parts: Vec<String> = self
             .parts
             .iter()
             .map(|p| match p {
-                TokenPart::Text(s) => format!("\"{}\"", s.escape_debug()),
+                TokenPart::Text(s) => format!("\"{}\"", escape_text(s)),
                 TokenPart::PartOf { character, .. } => {
-                    format!("part of \"{}\"", character.escape_debug())
+                    format!("part of \"{}\"", escape_text(character.encode_utf8(&mut [0; 4])))
                 }
-                TokenPart::Invalid(b) => format!("invalid byte {b:02x}"),
+                TokenPart::Invalid(b) => format!("byte {b:02x}, not part of a whole character"),
             })
             .collect();
         if parts.is_empty() {
@@ -70,6 +65,24 @@ impl TokenView {
             parts.join(" + ")
         }
     }
+}
+
+/// Text made safe for one line in quotes: `\n`, `\t`, `\r`, `\"`, `\\` and other control
+/// characters escaped; everything else (accents, CJK, emoji) as it is.
+pub fn escape_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A stretch of the decoded bytes: one character, or one byte that is not UTF-8.
@@ -87,19 +100,11 @@ pub(super) fn token_views(tok: &Tokenizer, ids: &[u32]) -> Result<Vec<TokenView>
     let mut at = 0;
     for chunk in bytes.utf8_chunks() {
         for (i, c) in chunk.valid().char_indices() {
-            units.push(Unit {
-                start: at + i,
-                end: at + i + c.len_utf8(),
-                character: Some(c),
-            });
+            units.push(Unit { start: at + i, end: at + i + c.len_utf8(), character: Some(c) });
         }
         at += chunk.valid().len();
         for _ in chunk.invalid() {
-            units.push(Unit {
-                start: at,
-                end: at + 1,
-                character: None,
-            });
+            units.push(Unit { start: at, end: at + 1, character: None });
             at += 1;
         }
     }
@@ -133,11 +138,7 @@ pub(super) fn token_views(tok: &Tokenizer, ids: &[u32]) -> Result<Vec<TokenView>
                 break; // the character goes on into the next token
             }
         }
-        views.push(TokenView {
-            id,
-            bytes: token.to_vec(),
-            parts,
-        });
+        views.push(TokenView { id, bytes: token.to_vec(), parts });
         start = end;
     }
     Ok(views)

@@ -103,8 +103,13 @@ pub fn load_state(dir: &Path) -> Result<TrainState> {
     if meta("format")? != FORMAT {
         return Err(bad(format!("format {:?}, expected {FORMAT:?}", meta("format")?)));
     }
-    let number = |key: &str| -> Result<u64> { meta(key)?.parse().map_err(|_| bad(format!("\"{key}\" is not a number"))) };
-    let rng_words: Vec<u64> = meta("rng")?.split(',').map(|w| w.parse()).collect::<std::result::Result<_, _>>().map_err(|_| bad("\"rng\" is damaged".into()))?;
+    let number =
+        |key: &str| -> Result<u64> { meta(key)?.parse().map_err(|_| bad(format!("\"{key}\" is not a number"))) };
+    let rng_words: Vec<u64> = meta("rng")?
+        .split(',')
+        .map(|w| w.parse())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| bad("\"rng\" is damaged".into()))?;
     let rng: [u64; 4] = rng_words.try_into().map_err(|_| bad("\"rng\" needs four numbers".into()))?;
     let params = file.read_f32("params")?.0;
     let exp_avg = file.read_f32("exp_avg")?.0;
@@ -129,7 +134,9 @@ pub(crate) mod tests {
     use super::*;
 
     /// A disk that takes `budget` bytes of a file and then fails as a full disk does.
-    pub(crate) fn full_disk(budget: usize) -> impl Fn(&Path, &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    pub(crate) fn full_disk(
+        budget: usize,
+    ) -> impl Fn(&Path, &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
         move |path, fill| {
             crate::io::write_atomic(path, |w| {
                 let mut limited = Limited { inner: w, left: budget };

@@ -21,10 +21,10 @@ pub mod tasks;
 pub mod trainer;
 
 pub use adamw::{clip_factor, global_norm, AdamW, AdamWConfig};
-pub use data::{Dataset, TextData, TokenizerSpec};
+pub use data::{Batch, Dataset, TextData, TokenizerSpec};
 pub use schedule::LrSchedule;
 pub use tasks::{Task, TaskKind, TASK_NAMES};
 pub use trainer::{
-    DataSource, EvalReport, Event, NewRun, OptionChanges, ResumeRequest, ShapeRequest, StepReport, TrainOptions,
-    Trainer,
+    DataSource, EvalReport, Event, NewRun, OptionChanges, ResumeRequest, ShapeRequest, StepReport, StepWorkspace,
+    TrainOptions, Trainer,
 };

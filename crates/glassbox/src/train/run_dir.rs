@@ -122,7 +122,10 @@ mod tests {
         log.append(&json!({"step": 4, "loss": 0.5})).unwrap();
         log.flush().unwrap();
         let text = std::fs::read_to_string(dir.path().join(LOG_FILE)).unwrap();
-        let steps: Vec<u64> = text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap()).collect();
+        let steps: Vec<u64> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap())
+            .collect();
         assert_eq!(steps, vec![1, 2, 3, 3, 4]);
     }
 

@@ -332,8 +332,7 @@ pub struct Trainer {
     pub last_checkpoint: usize,
     dataset: Dataset,
     optimizer: AdamW,
-    grads: Gradients,
-    acts: Activations,
+    work: StepWorkspace,
     scratch: Activations,
     batch: Batch,
     val_batches: Vec<Batch>,
@@ -342,6 +341,47 @@ pub struct Trainer {
     batches_drawn: u64,
     log: RunLog,
     last_eval: Option<EvalReport>,
+}
+
+/// The buffers of one training step and the step itself, apart from where the batches
+/// come from (the trainer draws them from its data; `bench train` uses fixed ones):
+/// zero the gradients, add each micro-batch's, then clip and take an AdamW step.
+pub struct StepWorkspace {
+    pub grads: Gradients,
+    /// The activations of the last forward pass (also reused by evaluation).
+    pub acts: Activations,
+}
+
+impl StepWorkspace {
+    pub fn new(config: &GptConfig, rows: usize, seq: usize) -> Self {
+        StepWorkspace { grads: Gradients::new(config), acts: Activations::new(config, rows, seq) }
+    }
+
+    /// Starts a step: zeroes the gradients.
+    pub fn begin(&mut self) {
+        self.grads.zero();
+    }
+
+    /// Forward pass over `batch`; if its mean loss is finite, the backward pass adds
+    /// `loss_scale` × its gradient. Returns the loss.
+    pub fn accumulate(&mut self, params: &Params, batch: &Batch, loss_scale: f32) -> Result<f32> {
+        forward(params, &batch.ids, batch.rows, batch.seq, &mut self.acts)?;
+        let batch_loss = loss(&mut self.acts, &batch.targets, params.config.vocab_size);
+        if batch_loss.is_finite() {
+            backward(params, &self.acts, &batch.targets, &mut self.grads, loss_scale);
+        }
+        Ok(batch_loss)
+    }
+
+    /// The global L2 norm of the accumulated gradients.
+    pub fn grad_norm(&self) -> f32 {
+        global_norm(&self.grads.params.flat())
+    }
+
+    /// Clips the gradients (whose norm is `norm`) to `max_norm` and takes one AdamW step.
+    pub fn apply(&self, params: &mut Params, optimizer: &mut AdamW, norm: f32, lr: f64, max_norm: f32) {
+        optimizer.step(params.flat_mut(), &self.grads.params.flat(), lr, clip_factor(norm, max_norm));
+    }
 }
 
 /// The seed of the data order, kept apart from the weights' seed.
@@ -365,7 +405,10 @@ fn sequence_length(config: &GptConfig, task: Option<&Task>) -> Result<usize> {
 }
 
 fn describe_shape(c: &GptConfig) -> String {
-    format!("{} layers, {} heads, {} dims, context {}, vocabulary {}", c.n_layer, c.n_head, c.n_embd, c.n_ctx, c.vocab_size)
+    format!(
+        "{} layers, {} heads, {} dims, context {}, vocabulary {}",
+        c.n_layer, c.n_head, c.n_embd, c.n_ctx, c.vocab_size
+    )
 }
 
 impl Trainer {
@@ -535,8 +578,7 @@ impl Trainer {
         let prompts = task.as_ref().map_or_else(Vec::new, |t| accuracy_prompts(t, options.accuracy_examples));
         Trainer {
             optimizer: AdamW::new(options.adamw.clone(), params.specs()),
-            grads: Gradients::new(&config),
-            acts: Activations::new(&config, options.batch, seq),
+            work: StepWorkspace::new(&config, options.batch, seq),
             scratch: Activations::default(),
             batch: Batch::new(options.batch, seq),
             dir,
@@ -588,28 +630,24 @@ impl Trainer {
     /// AdamW. A loss or gradient that is not finite stops the run before any weight changes.
     pub fn train_step(&mut self) -> Result<StepReport> {
         let start = Instant::now();
-        let (accum, vocab) = (self.options.accum, self.config.vocab_size);
-        self.grads.zero();
+        let accum = self.options.accum;
+        self.work.begin();
         let mut total_loss = 0f64;
         for _ in 0..accum {
             self.dataset.fill_train_batch(&mut self.rng, &mut self.batch);
             self.batches_drawn += 1;
-            forward(&self.params, &self.batch.ids, self.batch.rows, self.seq, &mut self.acts)?;
-            let batch_loss = loss(&mut self.acts, &self.batch.targets, vocab);
+            let batch_loss = self.work.accumulate(&self.params, &self.batch, 1.0 / accum as f32)?;
             if !batch_loss.is_finite() {
                 return Err(self.diverged("loss", batch_loss));
             }
             total_loss += batch_loss as f64;
-            backward(&self.params, &self.acts, &self.batch.targets, &mut self.grads, 1.0 / accum as f32);
         }
-        let grad_flat = self.grads.params.flat();
-        let grad_norm = global_norm(&grad_flat);
+        let grad_norm = self.work.grad_norm();
         if !grad_norm.is_finite() {
             return Err(self.diverged("gradient norm", grad_norm));
         }
         let lr = self.options.schedule().at(self.step);
-        let scale = clip_factor(grad_norm, self.options.grad_clip);
-        self.optimizer.step(self.params.flat_mut(), &grad_flat, lr, scale);
+        self.work.apply(&mut self.params, &mut self.optimizer, grad_norm, lr, self.options.grad_clip);
         self.step += 1;
         let report = StepReport {
             step: self.step,
@@ -649,8 +687,8 @@ impl Trainer {
         let vocab = self.config.vocab_size;
         let mut total = 0f64;
         for batch in &self.val_batches {
-            forward(&self.params, &batch.ids, batch.rows, batch.seq, &mut self.acts)?;
-            total += loss(&mut self.acts, &batch.targets, vocab) as f64;
+            forward(&self.params, &batch.ids, batch.rows, batch.seq, &mut self.work.acts)?;
+            total += loss(&mut self.work.acts, &batch.targets, vocab) as f64;
         }
         let val_loss = (total / self.val_batches.len() as f64) as f32;
         let accuracy = match &self.task {
@@ -696,8 +734,9 @@ impl Trainer {
             Error::failure(format!("{e}; the previous checkpoint (step {}) is intact", self.last_checkpoint))
         };
         save_state(&self.dir, &state, disk).map_err(kept)?;
-        save_model(&self.dir, &self.config, &self.params)
-            .map_err(|e| Error::failure(format!("{e}; train_state.safetensors holds step {} and --resume restores it", self.step)))?;
+        save_model(&self.dir, &self.config, &self.params).map_err(|e| {
+            Error::failure(format!("{e}; train_state.safetensors holds step {} and --resume restores it", self.step))
+        })?;
         if self.options.keep_checkpoints && self.step > 0 {
             save_model(&kept_checkpoint_dir(&self.dir, self.step), &self.config, &self.params)?;
         }
@@ -777,5 +816,101 @@ fn resume_text(dir: &Path, source: &Path, tokenizer: &Tokenizer, prep: Prep) -> 
             save_token_cache(dir, &CacheKey::new(source, &text, tokenizer, &data), &data)?;
             Ok(data)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::checkpoint::tests::full_disk;
+
+    fn sort_run(dir: &Path, steps: usize) -> NewRun {
+        NewRun {
+            dir: dir.to_path_buf(),
+            data: DataSource::Task { name: "sort".into() },
+            shape: ShapeRequest::default(),
+            options: OptionChanges {
+                steps: Some(steps),
+                batch: Some(8),
+                eval_every: Some(0),
+                checkpoint_every: Some(0),
+                accuracy_examples: Some(20),
+                ..OptionChanges::default()
+            },
+            overwrite: false,
+        }
+    }
+
+    fn quiet() -> impl FnMut(&str, usize, usize) {
+        |_, _, _| {}
+    }
+
+    #[test]
+    fn a_resumed_run_ends_bit_identical_to_an_uninterrupted_one() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut whole = Trainer::create(sort_run(a.path(), 16), &mut quiet()).unwrap();
+        whole.run(&mut |_| {}).unwrap();
+
+        let mut first = Trainer::create(sort_run(b.path(), 16), &mut quiet()).unwrap();
+        for _ in 0..7 {
+            first.train_step().unwrap();
+        }
+        first.checkpoint().unwrap();
+        first.train_step().unwrap(); // lost: the run "crashes" after a step past the checkpoint
+        drop(first);
+        let mut resumed = Trainer::resume(b.path(), ResumeRequest::default(), &mut quiet()).unwrap();
+        assert_eq!(resumed.step, 7);
+        resumed.run(&mut |_| {}).unwrap();
+        assert_eq!(resumed.step, 16);
+        let bits = |t: &Trainer| t.params.flat().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert!(bits(&whole) == bits(&resumed), "parameters differ after resuming");
+        let model = |dir: &Path| std::fs::read(dir.join("model.safetensors")).unwrap();
+        assert!(model(a.path()) == model(b.path()), "model.safetensors differ");
+    }
+
+    #[test]
+    fn a_failed_checkpoint_keeps_the_previous_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut trainer = Trainer::create(sort_run(dir.path(), 20), &mut quiet()).unwrap();
+        for _ in 0..5 {
+            trainer.train_step().unwrap();
+        }
+        trainer.checkpoint().unwrap();
+        let saved = trainer.params.flat().into_owned();
+        for _ in 0..5 {
+            trainer.train_step().unwrap();
+        }
+        let err = trainer.checkpoint_to(&full_disk(10_000)).unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+        assert!(err.to_string().contains("previous checkpoint (step 5) is intact"), "{err}");
+        drop(trainer);
+        let resumed = Trainer::resume(dir.path(), ResumeRequest::default(), &mut quiet()).unwrap();
+        assert_eq!(resumed.step, 5);
+        assert!(resumed.params.flat() == saved.as_slice());
+    }
+
+    #[test]
+    fn resume_refuses_another_shape_or_other_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        Trainer::create(sort_run(dir.path(), 4), &mut quiet()).unwrap();
+        let shape = ShapeRequest { layers: Some(4), ..ShapeRequest::default() };
+        let err = Trainer::resume(dir.path(), ResumeRequest { shape, ..ResumeRequest::default() }, &mut quiet())
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("3 layers") && err.to_string().contains("4 layers"), "{err}");
+        assert_eq!(err.exit_code(), 2);
+        let options = OptionChanges { lr: Some(0.5), steps: Some(10), ..OptionChanges::default() };
+        let err = Trainer::resume(dir.path(), ResumeRequest { options, ..ResumeRequest::default() }, &mut quiet())
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("--lr 0.5"), "{err}");
+        // a longer run is allowed
+        let options = OptionChanges { steps: Some(10), ..OptionChanges::default() };
+        let resumed =
+            Trainer::resume(dir.path(), ResumeRequest { options, ..ResumeRequest::default() }, &mut quiet()).unwrap();
+        assert_eq!(resumed.options.steps, 10);
+        // and a new run over it is refused
+        let err = Trainer::create(sort_run(dir.path(), 4), &mut quiet()).err().unwrap();
+        assert!(err.to_string().contains("--resume"), "{err}");
     }
 }

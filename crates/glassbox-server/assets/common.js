@@ -1,0 +1,337 @@
+// Shared by every page: language, header and legend, API calls, colours, heatmaps with
+// hover receipts, token chips. No dependencies; nothing is loaded from outside.
+import { STRINGS } from "./i18n.js";
+
+// ---------- language ----------
+const LANG_KEY = "glassbox.lang";
+export let lang = (() => {
+  try {
+    const saved = localStorage.getItem(LANG_KEY);
+    if (saved === "en" || saved === "zh") return saved;
+  } catch (_) { /* storage may be off */ }
+  return (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
+})();
+const langListeners = [];
+export function onLang(fn) { langListeners.push(fn); }
+export function setLang(next) {
+  if (next === lang) return;
+  lang = next;
+  try { localStorage.setItem(LANG_KEY, next); } catch (_) { /* ignore */ }
+  document.documentElement.lang = next === "zh" ? "zh-CN" : "en";
+  applyStatic();
+  langListeners.forEach((fn) => fn(next));
+}
+/** The string `key` in the current language, with {name} filled from `vars`. */
+export function t(key, vars) {
+  const table = STRINGS[lang] || STRINGS.en;
+  let s = key in table ? table[key] : (STRINGS.en[key] ?? key);
+  if (typeof s === "function") return s(vars || {});
+  if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+  return s;
+}
+/** Fills every [data-i18n] element (text) and [data-i18n-ph] (placeholder). */
+export function applyStatic(root = document) {
+  root.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(n.dataset.i18n); });
+  root.querySelectorAll("[data-i18n-html]").forEach((n) => { n.innerHTML = t(n.dataset.i18nHtml); });
+  root.querySelectorAll("[data-i18n-ph]").forEach((n) => { n.placeholder = t(n.dataset.i18nPh); });
+  root.querySelectorAll("[data-i18n-title]").forEach((n) => { n.title = t(n.dataset.i18nTitle); });
+  document.querySelectorAll(".lang button").forEach((b) => b.classList.toggle("on", b.dataset.lang === lang));
+}
+
+// ---------- DOM ----------
+export function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v == null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else if (k === "html") node.innerHTML = v;
+    else if (k.startsWith("on") && typeof v === "function") node.addEventListener(k.slice(2), v);
+    else if (k === "style" && typeof v === "object") Object.assign(node.style, v);
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c == null || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+export const $ = (sel, root = document) => root.querySelector(sel);
+export function esc(s) {
+  return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+}
+
+// ---------- numbers ----------
+export function fmt(v, digits = 4) {
+  if (v == null || Number.isNaN(v)) return "−∞";
+  if (!Number.isFinite(v)) return v > 0 ? "∞" : "−∞";
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(2).replace("-", "−");
+  return v.toFixed(digits).replace("-", "−");
+}
+export function pct(p) {
+  if (p >= 0.995) return (p * 100).toFixed(1) + "%";
+  if (p >= 0.0995) return (p * 100).toFixed(1) + "%";
+  if (p >= 0.001) return (p * 100).toFixed(2) + "%";
+  if (p > 0) return (p * 100).toExponential(1) + "%";
+  return "0%";
+}
+export function count(n) {
+  if (n >= 1e9) return (n / 1e9).toFixed(2) + "B";
+  if (n >= 1e6) return (n / 1e6).toFixed(2) + "M";
+  if (n >= 1e4) return (n / 1e3).toFixed(1) + "K";
+  return String(n);
+}
+export function maxAbs(data) {
+  let m = 0;
+  for (const v of data) if (v != null && Number.isFinite(v) && Math.abs(v) > m) m = Math.abs(v);
+  return m || 1;
+}
+
+// ---------- colour code ----------
+// signed values: blue (−) · paper (0) · red (+);  probabilities: paper → violet
+const PAPER = [247, 245, 240];
+const NEG = [47, 109, 181];
+const POS = [200, 68, 59];
+const ACT = [106, 79, 208];
+const MASKED = [226, 223, 216];
+const mix = (a, b, t) => [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
+export function divColor(v, max) {
+  if (v == null || !Number.isFinite(v)) return MASKED;
+  const t = Math.max(-1, Math.min(1, v / max));
+  const s = Math.pow(Math.abs(t), 0.75);
+  return t < 0 ? mix(PAPER, NEG, s) : mix(PAPER, POS, s);
+}
+export function seqColor(v, max = 1) {
+  if (v == null || !Number.isFinite(v)) return MASKED;
+  const t = Math.max(0, Math.min(1, v / max));
+  return mix(PAPER, ACT, Math.pow(t, 0.6));
+}
+export const css = (rgb) => `rgb(${rgb[0] | 0},${rgb[1] | 0},${rgb[2] | 0})`;
+export function inkFor(rgb) {
+  return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] < 150 ? "#fff" : "#1d1c22";
+}
+
+// ---------- tokens ----------
+/** A token's text for display: spaces, newlines and tabs made visible. */
+export function visible(s) {
+  return s.replace(/ /g, "␣").replace(/\n/g, "↵").replace(/\t/g, "⇥").replace(/\r/g, "␍");
+}
+/** One line for a token view: its text, or for part of a character, its bytes. */
+export function tokenText(view) {
+  if (!view) return "?";
+  if (view.bare) return view.text;
+  const parts = view.parts || [];
+  if (!parts.length) return "∅";
+  return parts
+    .map((p) => ("text" in p ? visible(p.text) : "part_of" in p ? `‹${view.hex}›` : `‹${p.invalid.toString(16).padStart(2, "0")}›`))
+    .join("");
+}
+/** The receipt of a token: id, bytes, and which character a partial token helps form. */
+export function tokenReceipt(view) {
+  if (!view) return "";
+  const lines = [`<span class="k">${t("token")}</span> <code>${esc(tokenText(view))}</code> · <span class="k">id</span> ${view.id}`];
+  if (view.hex) lines.push(`<span class="k">${t("bytes")}</span> <code>${view.hex}</code>`);
+  for (const p of view.parts || []) {
+    const s = partText(p);
+    if (s) lines.push(esc(s));
+  }
+  return lines.join("<br>");
+}
+/** What a piece of a token is, when it is not whole characters. */
+export function partText(p) {
+  if ("part_of" in p) {
+    if (p.part_of == null) return t("partial_char");
+    if (p.first == null) return t("part_of_short", { ch: p.part_of });
+    return t("part_of", { ch: p.part_of, a: p.first + 1, b: p.first + p.len, n: p.of });
+  }
+  if ("invalid" in p) return t("invalid_byte", { b: p.invalid.toString(16).padStart(2, "0") });
+  return "";
+}
+/** A token chip: text above, id below. */
+export function tokenChip(view, opts = {}) {
+  const partial = view && !view.whole;
+  const chip = el("span", { class: "tok" + (partial ? " partial" : "") + (opts.focus ? " focus" : "") },
+    el("span", { class: "txt", text: tokenText(view) }),
+    el("span", { class: "id", text: opts.sub ?? String(view.id) }));
+  hover(chip, () => tokenReceipt(view) + (opts.extra ? "<br>" + opts.extra : ""));
+  if (opts.onclick) chip.addEventListener("click", opts.onclick);
+  return chip;
+}
+
+// ---------- the tooltip ("receipt") ----------
+let tipNode = null;
+function tip() {
+  if (!tipNode) {
+    tipNode = el("div", { id: "tip", role: "tooltip" });
+    document.body.append(tipNode);
+  }
+  return tipNode;
+}
+export function showTip(html, x, y) {
+  const n = tip();
+  n.innerHTML = html;
+  n.classList.add("on");
+  const w = n.offsetWidth, h = n.offsetHeight;
+  const left = x + 14 + w > innerWidth ? Math.max(4, x - w - 14) : x + 14;
+  const top = y + 14 + h > innerHeight ? Math.max(4, y - h - 10) : y + 14;
+  n.style.left = left + "px";
+  n.style.top = top + "px";
+}
+export function hideTip() { if (tipNode) tipNode.classList.remove("on"); }
+/** Shows `html()` when the pointer is over `node`. */
+export function hover(node, html) {
+  node.addEventListener("pointermove", (e) => { const s = html(e); if (s) showTip(s, e.clientX, e.clientY); else hideTip(); });
+  node.addEventListener("pointerleave", hideTip);
+}
+
+// ---------- heatmaps ----------
+/**
+ * A matrix drawn on a canvas, one pixel per value, scaled up crisply.
+ * opts: rows, cols, data (row-major), scale: "div" | "seq", max, cell (px, or [w, h]),
+ * width (fit to this many px), receipt(r, c, v) → html, onclick(r, c), rowLabels, focusRow, kind.
+ */
+export function heatmap(opts) {
+  const { rows, cols, data } = opts;
+  const canvas = el("canvas", { class: "hm" + (opts.className ? " " + opts.className : "") });
+  canvas.width = cols;
+  canvas.height = rows;
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(cols, rows);
+  const max = opts.max ?? (opts.scale === "seq" ? 1 : maxAbs(data));
+  for (let i = 0; i < rows * cols; i++) {
+    const v = data[i];
+    const rgb = opts.scale === "seq" ? seqColor(v, max) : divColor(v, max);
+    img.data[i * 4] = rgb[0];
+    img.data[i * 4 + 1] = rgb[1];
+    img.data[i * 4 + 2] = rgb[2];
+    img.data[i * 4 + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
+  let cw, ch;
+  if (Array.isArray(opts.cell)) [cw, ch] = opts.cell;
+  else if (opts.cell) cw = ch = opts.cell;
+  else {
+    cw = Math.max(1, Math.min(18, (opts.width || 320) / cols));
+    ch = Math.max(opts.minRowHeight || 8, Math.min(22, cw));
+  }
+  canvas.style.width = Math.round(cw * cols) + "px";
+  canvas.style.height = Math.round(ch * rows) + "px";
+  canvas.dataset.max = String(max);
+  const at = (e) => {
+    const r = canvas.getBoundingClientRect();
+    const c = Math.floor(((e.clientX - r.left) / r.width) * cols);
+    const rr = Math.floor(((e.clientY - r.top) / r.height) * rows);
+    return c >= 0 && c < cols && rr >= 0 && rr < rows ? [rr, c] : null;
+  };
+  hover(canvas, (e) => {
+    const p = at(e);
+    if (!p) return "";
+    const v = data[p[0] * cols + p[1]];
+    return opts.receipt ? opts.receipt(p[0], p[1], v) : `[${p[0]}, ${p[1]}] = <code>${fmt(v)}</code>`;
+  });
+  if (opts.onclick) canvas.addEventListener("click", (e) => { const p = at(e); if (p) opts.onclick(p[0], p[1]); });
+  const frame = el("div", { class: "frame" }, canvas);
+  if (!opts.rowLabels) return { node: frame, canvas };
+  const labels = el("div", { class: "rowlabels", style: { height: Math.round(ch * rows) + 4 + "px" } },
+    opts.rowLabels.map((s, i) => el("span", { class: i === opts.focusRow ? "focus" : "", style: { height: ch + "px" }, text: s })));
+  if (ch < 9) labels.style.visibility = "hidden";
+  return { node: el("div", { class: "fig-body" }, labels, frame), canvas };
+}
+
+/** A titled figure: hook name, shape, and whether it holds weights or activations. */
+export function figure(name, shape, kind, body, note) {
+  return el("div", { class: "fig " + (kind === "weight" ? "weight" : "act") },
+    el("div", { class: "fig-head" },
+      el("span", { class: "name", text: name }),
+      shape ? el("span", { class: "shape", text: shape }) : null,
+      el("span", { class: "badge " + (kind === "weight" ? "weight" : "act"), text: t(kind === "weight" ? "weights" : "activations") }),
+      note ? el("span", { class: "muted small", text: note }) : null),
+    body);
+}
+
+// ---------- API ----------
+export async function api(path, body, opts = {}) {
+  const res = await fetch(path, {
+    method: body === undefined ? "GET" : "POST",
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: opts.signal,
+  });
+  let data = null;
+  try { data = await res.json(); } catch (_) { /* not JSON */ }
+  if (!res.ok) throw new Error((data && data.error && data.error.message) || `${res.status} ${res.statusText}`);
+  return data;
+}
+/** POSTs and reads server-sent events, calling onEvent(name, data) for each. */
+export async function stream(path, body, onEvent, signal) {
+  const res = await fetch(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal });
+  if (!res.ok) {
+    let msg = `${res.status}`;
+    try { msg = (await res.json()).error.message; } catch (_) { /* keep */ }
+    throw new Error(msg);
+  }
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buf.indexOf("\n\n")) >= 0) {
+      const block = buf.slice(0, cut);
+      buf = buf.slice(cut + 2);
+      let name = "message", data = "";
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) name = line.slice(6).trim();
+        else if (line.startsWith("data:")) data += line.slice(5).replace(/^ /, "");
+      }
+      if (data) onEvent(name, data === "[DONE]" ? data : JSON.parse(data));
+    }
+  }
+}
+
+// ---------- header & legend ----------
+const PAGES = [
+  ["/", "nav_walkthrough"],
+  ["/playground", "nav_playground"],
+  ["/space", "nav_space"],
+  ["/training", "nav_training"],
+  ["/api-docs", "nav_api"],
+];
+const LOGO = `<svg viewBox="0 0 24 24" fill="none" aria-hidden="true"><rect x="2.5" y="2.5" width="19" height="19" rx="5" stroke="#1d1c22" stroke-width="2"/><rect x="6" y="6" width="4" height="4" rx="1" fill="#c77a12"/><rect x="14" y="6" width="4" height="4" rx="1" fill="#6a4fd0"/><rect x="6" y="14" width="4" height="4" rx="1" fill="#6a4fd0"/><rect x="14" y="14" width="4" height="4" rx="1" fill="#c8443b"/></svg>`;
+export let model = null;
+/** Builds the header (nav, model, language switch) and the legend; loads /api/model. */
+export async function setupPage(active, opts = {}) {
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  const nav = el("nav", { class: "nav" }, PAGES.map(([href, key]) =>
+    el("a", { href, class: href === active ? "on" : "", dataset: { i18n: key } })));
+  const chip = el("div", { class: "model-chip", id: "model-chip" });
+  const switcher = el("div", { class: "lang", role: "group", "aria-label": "language" },
+    el("button", { dataset: { lang: "en" }, id: "lang-en", onclick: () => setLang("en") }, "EN"),
+    el("button", { dataset: { lang: "zh" }, id: "lang-zh", onclick: () => setLang("zh") }, "中文"));
+  const header = el("header", { class: "top" },
+    el("a", { class: "brand", href: "/", html: LOGO + "<span>glassbox</span>" }), nav, el("div", { class: "spacer" }), chip, switcher);
+  document.body.prepend(header);
+  if (opts.legend !== false) {
+    document.body.append(el("div", { class: "legend", id: "legend" },
+      el("span", {}, el("span", { class: "sw", style: { background: "var(--weight)" } }), el("span", { class: "long", dataset: { i18n: "legend_weights" } }), el("span", { class: "short", dataset: { i18n: "weights" } })),
+      el("span", {}, el("span", { class: "sw", style: { background: "var(--act)" } }), el("span", { dataset: { i18n: "legend_acts" } })),
+      el("span", {}, "−", el("span", { class: "bar div-bar" }), "+ ", el("span", { class: "long", dataset: { i18n: "legend_signed" } })),
+      el("span", {}, "0", el("span", { class: "bar seq-bar" }), "1 ", el("span", { class: "long", dataset: { i18n: "legend_prob" } }), el("span", { class: "short", dataset: { i18n: "legend_prob_short" } }))));
+  }
+  applyStatic();
+  try {
+    model = await api("/api/model");
+    const fill = () => {
+      chip.innerHTML = `<b>${esc(model.name)}</b> · ${t("chip_shape", { L: model.n_layer, H: model.n_head, C: model.n_embd, V: model.vocab_size, T: model.n_ctx })} · ${count(model.params.total)} ${t("params_word")}`;
+    };
+    fill();
+    onLang(fill);
+  } catch (e) {
+    chip.textContent = String(e.message || e);
+  }
+  return model;
+}

@@ -1,0 +1,183 @@
+// The playground: streaming generation (/api/generate, server-sent events). Each token is
+// tinted by its probability; clicking one shows the alternatives the model weighed (the
+// top 5 of that step) and continues from any of them.
+import { $, applyStatic, css, el, inkFor, onLang, pct, seqColor, setupPage, stream, t, tokenText } from "./common.js";
+
+const S = { promptIds: [], promptViews: [], steps: [], running: null, selected: null, status: "", done: null };
+window.glassbox = { state: S };
+
+// ---------- bytes → characters, across token boundaries (as the engine's token views) ----------
+function hexOf(bytes) { return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join(" "); }
+function seqLen(b) { return b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0; }
+/** Splits bytes into characters: {start, end, ch} (ch null: invalid byte; pending: may still complete). */
+function units(bytes) {
+  const out = [];
+  let i = 0;
+  while (i < bytes.length) {
+    const n = seqLen(bytes[i]);
+    let ok = n > 0 && i + n <= bytes.length;
+    for (let k = 1; ok && k < n; k++) ok = (bytes[i + k] & 0xc0) === 0x80;
+    if (ok) {
+      out.push({ start: i, end: i + n, ch: new TextDecoder().decode(bytes.slice(i, i + n)) });
+      i += n;
+    } else {
+      let pending = n > 0 && i + n > bytes.length;
+      for (let k = 1; pending && i + k < bytes.length; k++) pending = (bytes[i + k] & 0xc0) === 0x80;
+      if (pending) { out.push({ start: i, end: bytes.length, ch: null, pending: true, of: n }); break; }
+      out.push({ start: i, end: i + 1, ch: null });
+      i += 1;
+    }
+  }
+  return out;
+}
+/** For each token (bytes), its text and, for partial tokens, the character it helps form. */
+function tokenPieces(list) {
+  const all = new Uint8Array(list.reduce((a, b) => a + b.length, 0));
+  let at = 0;
+  const bounds = list.map((b) => { all.set(b, at); const r = [at, at + b.length]; at += b.length; return r; });
+  const us = units(all);
+  return bounds.map(([s, e], i) => {
+    let text = "", partial = null;
+    for (const u of us) {
+      if (u.end <= s || u.start >= e) continue;
+      if (u.ch && u.start >= s && u.end <= e) text += u.ch;
+      else if (u.ch) partial = { ch: u.ch, first: Math.max(s, u.start) - u.start, len: Math.min(e, u.end) - Math.max(s, u.start), of: u.end - u.start };
+      else if (u.pending) partial = { ch: null, of: u.of };
+      else text += "\ufffd";
+    }
+    return { text, partial, hex: hexOf(list[i]) };
+  });
+}
+const bytesOf = (view) => Uint8Array.from(view.bytes || []);
+
+// ---------- rendering ----------
+function render() {
+  const out = $("#pg-out");
+  const prompt = el("span", { class: "prompt" });
+  const bare = S.promptViews.some((v) => v.bare);
+  prompt.textContent = bare ? S.promptViews.map((v) => v.text + " ").join("") : S.promptViews.map((v) => (v.parts || []).map((p) => p.text ?? "").join("")).join("");
+  const pieces = tokenPieces(S.steps.map((s) => bytesOf(s.token)));
+  const spans = S.steps.map((s, i) => {
+    const bg = seqColor(s.p);
+    const piece = pieces[i];
+    const span = el("span", {
+      class: "gt" + (S.selected === i ? " sel" : ""), dataset: { i: String(i), p: String(s.p) },
+      style: { background: css(bg), color: inkFor(bg) },
+      title: t("pg_at", { i: S.promptIds.length + i, tok: tokenText(s.token), p: pct(s.p) }),
+      onclick: () => { S.selected = i; render(); },
+    });
+    if (s.token.bare) span.textContent = s.token.text + " ";
+    else if (piece.partial) {
+      span.append(piece.text, el("span", { class: "hex", text: `‹${piece.hex}›` }));
+      span.title += piece.partial.ch ? " · " + t("part_of", { ch: piece.partial.ch, a: piece.partial.first + 1, b: piece.partial.first + piece.partial.len, n: piece.partial.of }) : "";
+    } else span.textContent = piece.text;
+    return span;
+  });
+  out.replaceChildren(prompt, ...spans);
+  renderAlts();
+}
+
+function renderAlts() {
+  const body = $("#pg-alts-body");
+  if (S.selected == null || !S.steps[S.selected]) {
+    body.className = "muted small";
+    body.textContent = t("pg_alts_hint");
+    return;
+  }
+  const i = S.selected, step = S.steps[i];
+  body.className = "";
+  const head = el("div", { class: "small muted", style: { marginBottom: "6px" }, text: t("pg_at", { i: S.promptIds.length + i, tok: tokenText(step.token), p: pct(step.p) }) });
+  const rows = step.top.map((alt) => {
+    const chosen = alt.id === step.id;
+    return el("div", { class: "alt" + (chosen ? " chosen" : ""), dataset: { id: String(alt.id), p: String(alt.p) } },
+      el("span", { class: "label", text: tokenText(alt.token) }),
+      el("span", { class: "p", text: pct(alt.p) }),
+      chosen ? el("span", { class: "pill", text: t("pg_chosen") })
+        : el("button", { class: "btn", type: "button", onclick: () => continueWith(i, alt.id) }, t("pg_continue"), " →"));
+  });
+  body.replaceChildren(head, ...rows);
+}
+
+function setStatus(key, vars) {
+  S.status = [key, vars];
+  $("#pg-status").textContent = t(key, vars);
+}
+
+// ---------- generation ----------
+function settings() {
+  const seed = $("#pg-seed").value;
+  return {
+    max_tokens: Math.max(1, Number($("#pg-max").value) || 48),
+    temperature: Number($("#pg-temp").value),
+    top_k: Number($("#pg-topk").value) || undefined,
+    top_p: Number($("#pg-topp").value),
+    seed: seed === "" ? undefined : Number(seed),
+  };
+}
+
+async function run(body) {
+  if (S.running) S.running.abort();
+  const ctrl = new AbortController();
+  S.running = ctrl;
+  S.steps = [];
+  S.selected = null;
+  S.done = null;
+  $("#pg-error").classList.add("hidden");
+  $("#pg-stop").disabled = false;
+  document.body.dataset.pg = "running";
+  setStatus("pg_status_running", { n: 0 });
+  render();
+  let pendingRender = false;
+  const schedule = () => {
+    if (pendingRender) return;
+    pendingRender = true;
+    requestAnimationFrame(() => { pendingRender = false; render(); });
+  };
+  try {
+    await stream("/api/generate", { ...settings(), ...body }, (name, data) => {
+      if (name === "start") { S.promptIds = data.ids; S.promptViews = data.tokens; schedule(); }
+      else if (name === "token") { S.steps.push(data); setStatus("pg_status_running", { n: S.steps.length }); schedule(); }
+      else if (name === "done") { S.done = data; setStatus("pg_status_done", { n: S.steps.length, why: data.reason }); }
+      else if (name === "error") throw new Error(data.error.message);
+    }, ctrl.signal);
+    document.body.dataset.pg = "done";
+  } catch (e) {
+    if (e.name === "AbortError") {
+      setStatus("pg_status_stopped", { n: S.steps.length });
+      document.body.dataset.pg = "stopped";
+    } else {
+      $("#pg-error").textContent = e.message || String(e);
+      $("#pg-error").classList.remove("hidden");
+      document.body.dataset.pg = "error";
+    }
+  } finally {
+    if (S.running === ctrl) S.running = null;
+    $("#pg-stop").disabled = true;
+    render();
+  }
+}
+
+function continueWith(i, id) {
+  const ids = [...S.promptIds, ...S.steps.slice(0, i).map((s) => s.id), id];
+  run({ ids });
+}
+
+async function main() {
+  const model = await setupPage("/playground");
+  const prompt = $("#pg-prompt");
+  const params = new URLSearchParams(location.search);
+  prompt.value = params.get("prompt") || (model && model.default_prompt) || "";
+  const temp = $("#pg-temp"), topp = $("#pg-topp");
+  temp.addEventListener("input", () => { $("#pg-temp-v").textContent = Number(temp.value).toFixed(2); });
+  topp.addEventListener("input", () => { $("#pg-topp-v").textContent = Number(topp.value).toFixed(2); });
+  if (model) $("#pg-max").max = String(model.n_ctx);
+  $("#pg-form").addEventListener("submit", (e) => { e.preventDefault(); run({ prompt: prompt.value }); });
+  prompt.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) { e.preventDefault(); run({ prompt: prompt.value }); } });
+  $("#pg-stop").addEventListener("click", () => { if (S.running) S.running.abort(); });
+  onLang(() => { applyStatic(); render(); if (S.status) setStatus(...S.status); });
+  document.body.dataset.ready = "1";
+  render();
+  if (params.has("run")) run({ prompt: prompt.value });
+}
+main();
+

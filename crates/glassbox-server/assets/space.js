@@ -1,0 +1,154 @@
+// The semantic space: a PCA map of token embeddings, nearest neighbours, analogies, and
+// one word's drift through the layers (/api/space/*).
+import { $, api, applyStatic, el, esc, fmt, heatmap, onLang, pct, setupPage, showTip, hideTip, t, tokenReceipt, tokenText } from "./common.js";
+
+const SERIES = ["#6a4fd0", "#c8443b", "#2f6db5", "#2f8a5b", "#c77a12", "#8a3fa0", "#3a8f9c", "#7a6a2f"];
+const S = { map: null, nb: null, an: null, dr: null };
+window.glassbox = { state: S };
+
+function defaults(model) {
+  const kind = model ? model.tokenizer.kind : "ids";
+  if (kind === "bpe") {
+    return { words: "king queen man woman boy girl prince princess Paris London France England cat dog horse apple banana red blue green one two three Monday Friday",
+      nb: "king", an: ["king", "man", "woman"], dr: "bank",
+      sentences: "I sat on the bank of the river\nShe deposited the money at the bank\nThe bank raised its interest rates" };
+  }
+  if (kind === "char") {
+    return { words: "a e i o u b c d f g s t A E I O U B C D . , ! ? :", nb: "a", an: ["A", "a", "b"], dr: "o",
+      sentences: "To be or not\nGood morrow\nO Romeo" };
+  }
+  return { words: "#0 #1 #2 #3 #4 #5 #6 #7", nb: "#1", an: ["#1", "#2", "#3"], dr: "", sentences: "" };
+}
+
+function errorBox(e) { return el("div", { class: "error-box", text: e.message || String(e) }); }
+
+// ---------- map ----------
+function scatter(points, W, H, opts = {}) {
+  const pad = 28;
+  const xs = points.map((p) => p.x), ys = points.map((p) => p.y);
+  const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
+  const sx = (v) => pad + ((v - x0) / (x1 - x0 || 1)) * (W - 2 * pad);
+  const sy = (v) => H - pad - ((v - y0) / (y1 - y0 || 1)) * (H - 2 * pad);
+  return { sx, sy };
+}
+
+function drawMap(res) {
+  const box = $("#map-out");
+  const W = Math.min(box.clientWidth || 900, 1160), H = Math.max(280, Math.min(460, Math.round(W * 0.45)));
+  const { sx, sy } = scatter(res.points, W, H);
+  const svg = [`<svg class="chart" id="map-svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`];
+  svg.push(`<line class="grid" x1="${sx(0)}" x2="${sx(0)}" y1="10" y2="${H - 10}"/><line class="grid" x1="10" x2="${W - 10}" y1="${sy(0)}" y2="${sy(0)}"/>`);
+  svg.push(`<text x="${W - 40}" y="${H - 8}">PC1 →</text><text x="8" y="14">↑ PC2</text>`);
+  res.points.forEach((p, i) => {
+    const label = esc(p.word.startsWith("#") ? p.tokens.map(tokenText).join("") : p.word);
+    const color = SERIES[p.cluster % SERIES.length];
+    svg.push(`<g class="pt" data-i="${i}"><circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="5" fill="${color}" fill-opacity="0.85"/>` +
+      `<text x="${(sx(p.x) + 8).toFixed(1)}" y="${(sy(p.y) + 4).toFixed(1)}" style="font-size:12px;fill:#1d1c22;font-family:var(--mono)">${label}</text></g>`);
+  });
+  svg.push("</svg>");
+  const holder = el("div", { html: svg.join("") });
+  holder.querySelectorAll(".pt").forEach((g) => {
+    const p = res.points[Number(g.dataset.i)];
+    g.addEventListener("pointermove", (e) => showTip(`${p.tokens.map(tokenReceipt).join("<br>")}<br>PC1 ${fmt(p.x, 3)} · PC2 ${fmt(p.y, 3)} · k-means ${p.cluster}`, e.clientX, e.clientY));
+    g.addEventListener("pointerleave", hideTip);
+  });
+  const info = el("div", { class: "small muted", style: { marginTop: "6px" } },
+    t("sp_explained", { a: pct(res.explained[0]), b: pct(res.explained[1]) }), ` · ${t("sp_clusters")} · ${res.of} [${res.points.length} × ${res.dim}]`);
+  const skipped = res.skipped.length ? el("div", { class: "small muted" }, t("sp_skipped") + ": ",
+    res.skipped.map((s) => `${s.word} (${s.reason})`).join("; ")) : null;
+  box.replaceChildren(holder, info, skipped || "");
+}
+
+async function runMap() {
+  const words = $("#map-words").value.split(/[\s,]+/).filter(Boolean);
+  try {
+    S.map = await api("/api/space/map", { words });
+    drawMap(S.map);
+  } catch (e) { $("#map-out").replaceChildren(errorBox(e)); }
+}
+
+// ---------- neighbours & analogies ----------
+function resultList(items, id) {
+  const max = Math.max(...items.map((r) => r.cosine), 1e-9);
+  return el("div", { class: "bars", id }, items.map((r) => {
+    const row = el("div", { class: "bar-row", dataset: { id: String(r.id), cos: String(r.cosine) } },
+      el("span", { class: "label", text: tokenText(r.token) }),
+      el("span", { class: "track" }, el("span", { class: "fill", style: { width: Math.max(0, r.cosine / max) * 100 + "%" } })),
+      el("span", { class: "val", text: fmt(r.cosine, 3) }));
+    row.addEventListener("pointermove", (e) => showTip(`${tokenReceipt(r.token)}<br>cos = <code>${fmt(r.cosine)}</code>`, e.clientX, e.clientY));
+    row.addEventListener("pointerleave", hideTip);
+    return row;
+  }));
+}
+async function runNeighbors() {
+  try {
+    S.nb = await api("/api/space/neighbors", { word: $("#nb-word").value, k: 10 });
+    $("#nb-out").replaceChildren(el("div", { class: "small muted", style: { marginBottom: "6px" } }, `cos(${S.nb.query.tokens.map(tokenText).join("")}, ·)`), resultList(S.nb.neighbors, "nb-list"));
+  } catch (e) { $("#nb-out").replaceChildren(errorBox(e)); }
+}
+async function runAnalogy() {
+  try {
+    S.an = await api("/api/space/analogy", { a: $("#an-a").value, b: $("#an-b").value, c: $("#an-c").value, k: 8 });
+    const r = S.an;
+    $("#an-out").replaceChildren(el("div", { class: "small muted", style: { marginBottom: "6px" } },
+      `${r.a.tokens.map(tokenText).join("")} − ${r.b.tokens.map(tokenText).join("")} + ${r.c.tokens.map(tokenText).join("")} ≈`), resultList(r.results, "an-list"));
+  } catch (e) { $("#an-out").replaceChildren(errorBox(e)); }
+}
+
+// ---------- drift ----------
+function drawDrift(res) {
+  const box = $("#dr-out");
+  const n = res.texts.length;
+  const cell = Math.max(10, Math.min(26, Math.floor(120 / n)));
+  const squares = res.similarity.map((m, depth) => {
+    const data = m.flat();
+    const hm = heatmap({
+      rows: n, cols: n, data, scale: "div", max: 1, cell, className: "drift-canvas",
+      receipt: (i, j, v) => `${esc(res.layers[depth])}<br>${i + 1}: ${esc(res.texts[i].text)}<br>${j + 1}: ${esc(res.texts[j].text)}<br>cos = <code>${fmt(v)}</code>`,
+    });
+    return el("div", { class: "fig act" }, el("div", { class: "fig-head" }, el("span", { class: "name", text: res.layers[depth] })), hm.node);
+  });
+  const simW = Math.min((box.clientWidth || 600) - 10, 520), simH = 130;
+  const k = res.mean_similarity.length;
+  const px = (i) => 30 + (i / Math.max(1, k - 1)) * (simW - 50);
+  const lo = Math.min(0, ...res.mean_similarity);
+  const py = (v) => simH - 22 - ((v - lo) / (1 - lo || 1)) * (simH - 34);
+  const sim = [`<svg class="chart" id="drift-svg" width="${simW}" height="${simH}" viewBox="0 0 ${simW} ${simH}">`,
+    `<line class="grid" x1="30" x2="${simW - 20}" y1="${py(1)}" y2="${py(1)}"/><line class="grid" x1="30" x2="${simW - 20}" y1="${py(lo)}" y2="${py(lo)}"/>`,
+    `<text x="6" y="${py(1) + 3}">1</text><text x="6" y="${py(lo) + 3}">${fmt(lo, 1)}</text>`,
+    `<polyline points="${res.mean_similarity.map((v, i) => `${px(i)},${py(v)}`).join(" ")}" fill="none" stroke="#6a4fd0" stroke-width="2"/>`,
+    ...res.mean_similarity.map((v, i) => `<circle cx="${px(i)}" cy="${py(v)}" r="3" fill="#6a4fd0"/><text x="${px(i) - 3}" y="${simH - 6}">${i}</text>`), "</svg>"];
+  const legend = el("ol", { class: "small", style: { margin: "6px 0 0", paddingLeft: "20px" } },
+    res.texts.map((s) => el("li", {}, s.text, el("span", { class: "muted", text: `  · ${t("position")} ${s.positions.join(", ")}` }))));
+  box.replaceChildren(
+    el("div", { class: "row", style: { alignItems: "flex-start", gap: "14px" } }, squares),
+    legend,
+    el("div", { style: { marginTop: "12px" } }, el("div", { class: "small muted", style: { marginBottom: "4px" }, text: t("sp_similarity") }), el("div", { html: sim.join("") }),
+      el("div", { class: "small muted", style: { marginTop: "4px" } }, res.layers.map((l, i) => `${i}: ${l}`).join(" · "))));
+}
+async function runDrift() {
+  const sentences = $("#dr-sentences").value.split("\n").map((s) => s.trim()).filter(Boolean);
+  try {
+    S.dr = await api("/api/space/drift", { word: $("#dr-word").value, sentences });
+    drawDrift(S.dr);
+  } catch (e) { $("#dr-out").replaceChildren(errorBox(e)); }
+}
+
+async function main() {
+  const model = await setupPage("/space");
+  const d = defaults(model);
+  $("#map-words").value = d.words;
+  $("#nb-word").value = d.nb;
+  [$("#an-a").value, $("#an-b").value, $("#an-c").value] = d.an;
+  $("#dr-word").value = d.dr;
+  $("#dr-sentences").value = d.sentences;
+  const on = (id, fn) => $(id).addEventListener("submit", (e) => { e.preventDefault(); fn(); });
+  on("#map-form", runMap);
+  on("#nb-form", runNeighbors);
+  on("#an-form", runAnalogy);
+  on("#dr-form", runDrift);
+  onLang(() => { applyStatic(); if (S.map) drawMap(S.map); if (S.dr) drawDrift(S.dr); });
+  await Promise.all([runMap(), runNeighbors(), runAnalogy(), d.dr ? runDrift() : null]);
+  document.body.dataset.ready = "1";
+}
+main();

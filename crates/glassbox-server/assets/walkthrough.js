@@ -1,0 +1,813 @@
+// The walkthrough: the user's prompt through this model, stage by stage, with the real
+// tensors (from /api/walkthrough), in chapters. ← → step through them.
+import {
+  $, api, applyStatic, count, css, el, esc, figure, fmt, heatmap, hover, inkFor, lang, maxAbs,
+  onLang, partText, pct, seqColor, setupPage, t, tokenChip, tokenReceipt, tokenText,
+} from "./common.js";
+import { CHAPTERS } from "./i18n.js";
+
+const CH = [
+  { id: "overview", stage: "overview" },
+  { id: "tokenization", stage: "tokenize" },
+  { id: "embedding", stage: "embed" },
+  { id: "layernorm", stage: "ln" },
+  { id: "attention", stage: "attn" },
+  { id: "residual", stage: "add" },
+  { id: "mlp", stage: "mlp" },
+  { id: "stack", stage: "stack" },
+  { id: "final_ln", stage: "lnf" },
+  { id: "head", stage: "head" },
+  { id: "softmax", stage: "softmax" },
+  { id: "lens", stage: "lens" },
+];
+
+const S = {
+  prompt: "",
+  data: null,
+  chapter: 0,
+  layer: 0,
+  head: 0,
+  position: null,
+  ln: "ln1",
+  temperature: 1,
+  topK: 0,
+  topP: 1,
+  sampled: null,
+  renders: 0,
+  pending: null,
+};
+window.glassbox = { state: S, go: (id) => go(CH.findIndex((c) => c.id === id)) };
+
+// ---------- data ----------
+async function load() {
+  const err = $("#error");
+  err.classList.add("hidden");
+  if (S.pending) S.pending.abort();
+  const ctrl = new AbortController();
+  S.pending = ctrl;
+  document.body.dataset.ready = "0";
+  $("#stage").style.opacity = "0.55";
+  try {
+    const body = { prompt: S.prompt, layer: S.layer };
+    if (S.position != null) body.position = S.position;
+    const data = adapt(await api("/api/walkthrough", body, { signal: ctrl.signal }));
+    if (ctrl.signal.aborted) return;
+    S.data = data;
+    S.position = data.position;
+    S.layer = data.layer;
+    S.head = Math.min(S.head, data.model.n_head - 1);
+    S.sampled = null;
+    render();
+  } catch (e) {
+    if (e.name === "AbortError") return;
+    err.textContent = e.message || String(e);
+    err.classList.remove("hidden");
+    document.body.dataset.ready = "error";
+  } finally {
+    if (S.pending === ctrl) S.pending = null;
+    $("#stage").style.opacity = "";
+  }
+}
+
+/**
+ * The server sends the engine's walkthrough (`inspect::explain`, the JSON of
+ * `glassbox explain --json`) and one block's full tensors (`inspect::trace`). This shapes
+ * them into matrices for drawing; no number is changed.
+ */
+function adapt(res) {
+  const w = res.walkthrough, info = res.model;
+  const T = w.tokens.length, C = w.model.n_embd, L = res.layer, V = w.model.vocab_size;
+  const square = (jagged, fill) => {
+    const out = new Array(T * T).fill(fill);
+    jagged.forEach((row, q) => row.forEach((v, k) => { out[q * T + k] = v; }));
+    return out;
+  };
+  const rows = (key, name) => ({ name, shape: [T, C], data: w.embedding.rows.flatMap((r) => r[key]) });
+  const tensor = (suffix) => res.tensors[`blocks.${L}.${suffix}`];
+  const ln = (f) => ({ ...f, eps: f.epsilon });
+  const logits = new Array(V);
+  for (const l of w.logits.top) logits[l.id] = l.logit;
+  const views = {};
+  for (const [id, v] of Object.entries(w.vocab)) views[id] = vocabView(v);
+  return {
+    raw: w,
+    model: info,
+    T,
+    ids: w.tokens.map((t) => t.id),
+    tokens: w.tokens.map(promptView),
+    position: w.focus,
+    layer: L,
+    embedding: { wte: rows("token", "hook_embed"), wpe: rows("position_embedding", "hook_pos_embed"), sum: rows("sum", "blocks.0.hook_resid_pre") },
+    attention: w.blocks.map((b, l) => ({
+      layer: l,
+      heads: b.attention.heads.map((h) => ({
+        pattern: { name: `blocks.${l}.attn.hook_pattern[${h.head}]`, shape: [T, T], data: square(h.pattern, 0) },
+        scores: { name: `blocks.${l}.attn.hook_attn_scores[${h.head}]`, shape: [T, T], data: square(h.scores, null) },
+      })),
+    })),
+    residual: {
+      stages: w.residual.stages.map((name) => {
+        const m = /^blocks\.(\d+)\.hook_resid_(pre|mid|post)$/.exec(name);
+        return { name, layer: m ? Number(m[1]) : -1, kind: !m || m[2] === "pre" ? "embed" : m[2] === "mid" ? "attn" : "mlp" };
+      }),
+      norms: w.residual.norms,
+      added: w.blocks.map((b) => ({ attn: b.attn_out_norm, mlp: b.mlp_out_norm })),
+    },
+    block: {
+      layer: L,
+      ln1: ln(w.blocks[L].ln_1),
+      ln2: ln(w.blocks[L].ln_2),
+      mlp: w.blocks[L].mlp,
+      resid_pre: tensor("hook_resid_pre"),
+      q: tensor("attn.hook_q"), k: tensor("attn.hook_k"), v: tensor("attn.hook_v"), z: tensor("attn.hook_z"),
+      attn_out: tensor("hook_attn_out"), resid_mid: tensor("hook_resid_mid"),
+      ln2_normalized: tensor("ln2.hook_normalized"),
+      mlp_pre: tensor("mlp.hook_pre"), mlp_post: tensor("mlp.hook_post"), mlp_out: tensor("hook_mlp_out"),
+      resid_post: tensor("hook_resid_post"),
+    },
+    ln_final: ln(w.ln_f),
+    logits: { position: w.logits.position, values: logits, top: w.logits.top.map((l) => l.id), max: w.logits.max, min: w.logits.min, mean: w.logits.mean },
+    lens: w.lens,
+    vocab: views,
+  };
+}
+const hexOf = (bytes) => bytes.map((b) => b.toString(16).padStart(2, "0")).join(" ");
+/** A prompt token of the walkthrough as a token view (text, or the character it helps form). */
+function promptView(t) {
+  const parts = t.text != null ? [{ text: t.text }] : t.part_of != null ? [{ part_of: t.part_of }] : t.bytes.length ? [{ invalid: t.bytes[0] }] : [{ text: t.label }];
+  return { id: t.id, bytes: t.bytes, hex: hexOf(t.bytes), text: t.text ?? "", parts, whole: t.text != null, bare: !t.bytes.length, label: t.label };
+}
+function vocabView(v) {
+  const parts = v.text != null ? [{ text: v.text }] : v.bytes.length ? [{ part_of: null }] : [{ text: v.display }];
+  return { id: v.id, bytes: v.bytes, hex: hexOf(v.bytes), text: v.text ?? v.display, parts, whole: v.text != null, bare: !v.bytes.length };
+}
+
+function setFocus(pos) {
+  if (pos === S.position) return;
+  S.position = pos;
+  load();
+}
+function setLayer(layer) {
+  if (layer === S.layer) return;
+  S.layer = layer;
+  load();
+}
+
+// ---------- frame: strip, pipeline, chapter text, footer ----------
+function tokLabel(i) {
+  return tokenText(S.data.tokens[i]);
+}
+function vocabText(id) {
+  const v = S.data.vocab[String(id)];
+  return v ? tokenText(v) : `#${id}`;
+}
+
+function renderStrip() {
+  const strip = $("#strip");
+  strip.replaceChildren(...S.data.tokens.map((tok, i) =>
+    tokenChip(tok, { focus: i === S.position, onclick: () => setFocus(i), extra: `${t("position")} ${i}` })));
+}
+
+function renderPipeline() {
+  const m = S.data.model;
+  const T = S.data.T;
+  const cur = CH[S.chapter].stage;
+  const step = (key, shape, stage, extra = {}) => {
+    const on = cur === stage && (extra.ln == null || extra.ln === S.ln || stage !== "ln");
+    return el("div", {
+      class: "pipe-step" + (on ? " on" : ""), dataset: { stage },
+      onclick: () => { if (extra.ln) S.ln = extra.ln; go(CH.findIndex((c) => c.stage === stage)); },
+    }, el("span", { text: t(key) }), el("span", { class: "shape", text: shape }));
+  };
+  const arrow = () => el("div", { class: "pipe-arrow", text: "↓" });
+  const inBlock = ["ln", "attn", "add", "mlp"].includes(cur);
+  const block = el("div", { class: "pipe-block" + (inBlock ? " on" : "") },
+    el("div", { class: "label" }, el("span", { text: t("block_n", { l: S.layer }) }), el("span", { text: t("blocks_x", { L: m.n_layer }) })),
+    step("stage_ln1", `[${T},${m.n_embd}]`, "ln", { ln: "ln1" }), arrow(),
+    step("stage_attn", `[${m.n_head},${T},${T}]`, "attn"), arrow(),
+    step("stage_add", "x + Δx", "add"), arrow(),
+    step("stage_ln2", `[${T},${m.n_embd}]`, "ln", { ln: "ln2" }), arrow(),
+    step("stage_mlp", `[${T},${4 * m.n_embd}]`, "mlp"));
+  $("#pipeline").replaceChildren(
+    step("stage_overview", "", "overview"), arrow(),
+    step("stage_tokenize", `[${T}]`, "tokenize"), arrow(),
+    step("stage_embed", `[${T},${m.n_embd}]`, "embed"), arrow(),
+    block, arrow(),
+    step("stage_stack", `×${m.n_layer}`, "stack"), arrow(),
+    step("stage_lnf", `[${T},${m.n_embd}]`, "lnf"), arrow(),
+    step("stage_head", `[${T},${m.vocab_size}]`, "head"), arrow(),
+    step("stage_softmax", `[${m.vocab_size}]`, "softmax"), arrow(),
+    step("stage_lens", `[${m.n_layer + 1},${T}]`, "lens"));
+}
+
+function lnData() {
+  const d = S.data;
+  if (CH[S.chapter].id === "final_ln") return d.ln_final;
+  return S.ln === "ln2" ? d.block.ln2 : d.block.ln1;
+}
+
+function chapterVars() {
+  const d = S.data, m = d.model, p = S.position;
+  const ln = lnData();
+  const v = {
+    name: esc(m.name), L: m.n_layer, H: m.n_head, C: m.n_embd, d: m.d_head, V: m.vocab_size, nctx: m.n_ctx,
+    T: d.T, params: count(m.params.total), perBlock: count(m.params.block), layer: S.layer, head: S.head, pos: p,
+    tok: `<code>${esc(tokLabel(p))}</code>`, tokenizer: esc(m.tokenizer.describe),
+    chars: [...S.prompt].length,
+  };
+  v.lnName = `<code>${esc(CH[S.chapter].id === "final_ln" ? "ln_f" : `h.${S.layer}.${S.ln === "ln2" ? "ln_2" : "ln_1"}`)}</code>`;
+  v.mean = fmt(ln.mean);
+  v.var = fmt(ln.var);
+  v.std = fmt(ln.std);
+  v.eps = epsText(ln.eps);
+  const added = d.residual.added[S.layer];
+  v.addedAttn = fmt(added.attn[p], 3);
+  v.normIn = fmt(d.residual.norms[2 * S.layer][p], 3);
+  v.active = d.block.mlp.active;
+  const top = d.logits.top[0];
+  v.topLogit = fmt(d.logits.values[top], 3);
+  v.topTok = `<code>${esc(vocabText(top))}</code>`;
+  return v;
+}
+
+function renderChapter() {
+  const ch = CH[S.chapter];
+  const text = (CHAPTERS[lang] || CHAPTERS.en)[ch.id];
+  const box = $("#chapter");
+  box.replaceChildren(
+    el("div", { class: "num", text: t("chapter", { n: S.chapter + 1, of: CH.length }) }),
+    el("h2", { text: text.title }),
+    el("div", { class: "chapter-text", id: "chapter-text", html: text.body(chapterVars()) }),
+    controlsFor(ch.id));
+  $("#foot-title").textContent = `${S.chapter + 1} / ${CH.length} · ${text.title}`;
+  $("#dots").replaceChildren(...CH.map((c, i) => el("button", {
+    class: i === S.chapter ? "on" : "", title: (CHAPTERS[lang] || CHAPTERS.en)[c.id].title, "aria-label": c.id, onclick: () => go(i),
+  })));
+  $("#prev").disabled = S.chapter === 0;
+  $("#next").disabled = S.chapter === CH.length - 1;
+}
+
+function select(label, value, options, onchange, id) {
+  return el("label", { class: "field" }, t(label),
+    el("select", { id, onchange: (e) => onchange(Number(e.target.value)) },
+      options.map((o) => el("option", { value: o.value, selected: o.value === value ? true : null, text: o.label }))));
+}
+function layerSelect() {
+  return select("layer", S.layer, [...Array(S.data.model.n_layer).keys()].map((l) => ({ value: l, label: `${l}` })), setLayer, "layer-select");
+}
+function headSelect() {
+  return select("head", S.head, [...Array(S.data.model.n_head).keys()].map((h) => ({ value: h, label: `${h}` })), (h) => { S.head = h; render(); }, "head-select");
+}
+function positionSelect() {
+  return select("position", S.position, S.data.tokens.map((tok, i) => ({ value: i, label: `${i}: ${tokenText(tok)}` })), setFocus, "position-select");
+}
+
+function controlsFor(id) {
+  const wrap = el("div", { class: "controls" });
+  if (["layernorm", "attention", "residual", "mlp"].includes(id)) wrap.append(layerSelect());
+  if (id === "layernorm") {
+    wrap.append(select("which_ln", S.ln === "ln2" ? 2 : 1, [{ value: 1, label: "ln_1" }, { value: 2, label: "ln_2" }],
+      (v) => { S.ln = v === 2 ? "ln2" : "ln1"; render(); }, "ln-select"));
+  }
+  if (id === "attention") wrap.append(headSelect());
+  if (["layernorm", "residual", "mlp", "stack", "final_ln", "head", "softmax"].includes(id)) wrap.append(positionSelect());
+  if (id === "softmax") wrap.append(...samplingControls());
+  return wrap.childElementCount ? wrap : el("div");
+}
+
+function render() {
+  if (!S.data) return;
+  renderStrip();
+  renderPipeline();
+  renderChapter();
+  const stage = $("#stage");
+  const scroll = stage.scrollTop;
+  stage.replaceChildren();
+  const width = Math.max(260, stage.clientWidth - 40);
+  const id = CH[S.chapter].id;
+  RENDER[id](stage, width);
+  stage.scrollTop = scroll;
+  S.renders++;
+  document.body.dataset.chapter = id;
+  document.body.dataset.renders = String(S.renders);
+  document.body.dataset.ready = "1";
+}
+
+function go(i) {
+  if (i < 0 || i >= CH.length) return;
+  const changed = i !== S.chapter;
+  S.chapter = i;
+  history.replaceState(null, "", `${location.pathname}${location.search}#${CH[i].id}`);
+  render();
+  if (changed) { $("#stage").scrollTop = 0; $("#chapter").scrollTop = 0; }
+}
+
+// ---------- helpers for tensors ----------
+function epsText(eps) {
+  return Number(eps.toPrecision(3)).toExponential().replace("e-", "e−");
+}
+const rowsOf = (tensor) => tensor.shape[0];
+function row(tensor, r) {
+  const cols = tensor.data.length / tensor.shape[0];
+  return tensor.data.slice(r * cols, (r + 1) * cols);
+}
+/** Columns [h·d, (h+1)·d) of a [T, H, d] tensor, as [T, d]. */
+function headSlice(tensor, h) {
+  const [T, H, d] = tensor.shape;
+  const out = new Array(T * d);
+  for (let r = 0; r < T; r++) for (let i = 0; i < d; i++) out[r * d + i] = tensor.data[r * H * d + h * d + i];
+  return out;
+}
+function tokenRows() {
+  return S.data.tokens.map((tok) => tokenText(tok));
+}
+function shapeText(dims) {
+  return "[" + dims.join(", ") + "]";
+}
+function matrixFigure(name, tensor, kind, width, extraReceipt, opts = {}) {
+  const T = S.data.T;
+  const cols = tensor.data.length / tensor.shape[0];
+  const labels = tokenRows();
+  const hm = heatmap({
+    rows: rowsOf(tensor), cols, data: tensor.data, width, rowLabels: opts.noLabels ? null : labels, focusRow: S.position,
+    scale: opts.scale || "div", max: opts.max, minRowHeight: opts.minRowHeight ?? (T <= 24 ? 14 : 10),
+    receipt: (r, c, v) => `<span class="k">${esc(name)}</span> [${r}, ${c}] = <code>${fmt(v)}</code><br><span class="k">${t("token")}</span> <code>${esc(labels[r] || "")}</code> · <span class="k">${t("dim")}</span> ${c}` + (extraReceipt ? "<br>" + extraReceipt(r, c, v) : ""),
+    className: opts.className,
+  });
+  return figure(tensor.name || name, opts.shape || shapeText(opts.dims || [`T=${T}`, `${cols}`]), kind, hm.node, opts.note);
+}
+function sign(s) {
+  return el("div", { class: "op", text: s });
+}
+
+// ---------- chapters ----------
+const RENDER = {};
+
+RENDER.overview = (stage, width) => {
+  const d = S.data, m = d.model;
+  const probs = softmax(d.logits.values, 1);
+  const order = d.logits.top.slice(0, 3);
+  const last = tokLabel(d.position);
+  stage.append(el("div", { class: "answer" }, t("predicts", { last }), " ",
+    ...order.map((id, i) => el("span", {}, i ? " · " : "", el("span", { class: "tokbig", text: vocabText(id) }), " ", pct(probs[id])))));
+  const box = (k, shape, cls, title) => el("div", { class: "flow-box " + (cls || ""), title: title || "" },
+    el("div", { class: "t", text: k }), el("div", { class: "shape", text: shape }));
+  const arrow = () => el("span", { class: "flow-arrow", text: "→" });
+  stage.append(el("h3", { text: t("stage_overview") }), el("div", { class: "overview-flow" },
+    box(t("flow_text"), `“${S.prompt.length > 14 ? S.prompt.slice(0, 13) + "…" : S.prompt}”`), arrow(),
+    box(t("flow_ids"), `[T=${d.T}]`), arrow(),
+    box("wte + wpe", `[V, C] + [n_ctx, C]`, "w"), arrow(),
+    box(t("flow_x"), `[${d.T}, ${m.n_embd}]`, "a"), arrow(),
+    box(t("flow_blocks", { L: m.n_layer }), `LN · attn · LN · MLP`, "a"), arrow(),
+    box("ln_f", `[${d.T}, ${m.n_embd}]`, "a"), arrow(),
+    box("· wteᵀ", `[${m.n_embd}, ${m.vocab_size}]`, "w"), arrow(),
+    box(t("flow_logits"), `[${d.T}, ${m.vocab_size}]`, "a"), arrow(),
+    box(t("flow_probs"), `[${m.vocab_size}]`, "a")));
+  const rows = [
+    ["wte (token embedding)", `[${m.vocab_size}, ${m.n_embd}]`, m.params.wte],
+    ["wpe (position embedding)", `[${m.n_ctx}, ${m.n_embd}]`, m.params.wpe],
+    ...m.params.block_tensors.map((b) => [b.name, shapeText(b.shape), b.count, true]),
+    [`${t("per_block")} × ${m.n_layer}`, "", m.params.blocks],
+    ["ln_f", `[${m.n_embd}] × 2`, m.params.ln_f],
+    [t("total"), "", m.params.total],
+  ];
+  stage.append(el("h3", { style: { marginTop: "18px" }, text: t("params_table") }),
+    el("table", { class: "params" },
+      el("tr", {}, el("th", { text: t("component") }), el("th", { text: t("shape") }), el("th", { text: t("count") })),
+      rows.map(([name, shape, n, sub]) => el("tr", {},
+        el("td", { class: "mono", style: sub ? { paddingLeft: "22px", color: "var(--muted)" } : {}, text: name }),
+        el("td", { class: "shape", text: shape }),
+        el("td", { class: "n", text: n.toLocaleString() })))));
+};
+
+RENDER.tokenization = (stage) => {
+  const d = S.data;
+  stage.append(el("h3", { text: `${t("stage_tokenize")} · ${d.model.tokenizer.describe}` }),
+    el("div", { class: "tokens", style: { fontSize: "16px", gap: "6px" } },
+      d.tokens.map((tok, i) => {
+        const chip = tokenChip(tok, { focus: i === S.position, onclick: () => setFocus(i) });
+        chip.style.padding = "6px 10px";
+        chip.style.fontSize = "18px";
+        return chip;
+      })));
+  const table = el("table", { class: "params", style: { marginTop: "16px" } },
+    el("tr", {}, el("th", { text: t("position") }), el("th", { text: t("token") }), el("th", { text: "id" }), el("th", { text: t("bytes") }), el("th", { text: "" })),
+    d.tokens.map((tok, i) => el("tr", { class: i === S.position ? "focus" : "" },
+      el("td", { class: "n", text: String(i) }),
+      el("td", { class: "mono", text: tokenText(tok) }),
+      el("td", { class: "n", text: String(tok.id) }),
+      el("td", { class: "mono muted", text: tok.hex || "—" }),
+      el("td", { class: "small muted", text: (tok.parts || []).map(partText).filter(Boolean).join("; ") }))));
+  stage.append(table);
+};
+
+RENDER.embedding = (stage, width) => {
+  const e = S.data.embedding, m = S.data.model;
+  const w = width - 90;
+  const wte = S.data.embedding.wte.data, wpe = S.data.embedding.wpe.data;
+  const C = m.n_embd;
+  const sumReceipt = (r, c) => `x = wte[${S.data.tokens[r].id}, ${c}] + wpe[${r}, ${c}] = ${fmt(wte[r * C + c])} + ${fmt(wpe[r * C + c])}`;
+  const max = Math.max(maxAbs(e.wte.data), maxAbs(e.wpe.data), maxAbs(e.sum.data));
+  stage.append(el("div", { class: "stage-grid", style: { flexDirection: "column" } },
+    matrixFigure("wte[ids]", e.wte, "weight", w, null, { dims: [`T=${S.data.T}`, `C=${C}`], max, note: `← wte [${m.vocab_size}, ${C}]` }),
+    sign("+"),
+    matrixFigure("wpe[0..T]", e.wpe, "weight", w, null, { dims: [`T=${S.data.T}`, `C=${C}`], max, note: `← wpe [${m.n_ctx}, ${C}]` }),
+    sign("="),
+    matrixFigure("x", e.sum, "act", w, sumReceipt, { dims: [`T=${S.data.T}`, `C=${C}`], max, className: "embed-sum" })));
+};
+
+function stripFigure(name, values, kind, width, receipt, opts = {}) {
+  const hm = heatmap({ rows: 1, cols: values.length, data: values, width, cell: [Math.max(0.5, Math.min(14, width / values.length)), 18], max: opts.max, receipt: (r, c, v) => receipt(c, v) });
+  return figure(name, `[${values.length}]`, kind, hm.node, opts.note);
+}
+
+function renderLayerNorm(stage, width, ln, title) {
+  const p = S.position;
+  const C = S.data.model.n_embd;
+  const x = ln.x;
+  const mean = ln.mean, variance = ln.var, eps = ln.eps, std = ln.std;
+  const xhat = x.map((v) => (v - mean) / std);
+  const gamma = ln.gamma, beta = ln.beta;
+  const y = ln.normalized;
+  const card = (k, v, cls, key) => el("div", { class: "num-card " + (cls || ""), dataset: key ? { testid: key, value: String(v) } : {} },
+    el("div", { class: "k", text: k }), el("div", { class: "v", text: typeof v === "number" ? fmt(v) : v }));
+  stage.append(el("h3", { text: `${title} · ${t("position")} ${p} ${tokLabel(p)}` }),
+    el("div", { class: "numbers", id: "ln-numbers" },
+      card(t("mean"), mean, "act", "ln-mean"),
+      card(t("variance"), variance, "act", "ln-var"),
+      card("ε", epsText(eps), "", "ln-eps"),
+      card(t("std"), std, "act", "ln-std"),
+      card("γ " + t("mean").replace(/ .*/, "") , gamma.reduce((a, b) => a + b, 0) / C, "weight"),
+      card("β " + t("mean").replace(/ .*/, ""), beta.reduce((a, b) => a + b, 0) / C, "weight")),
+    el("div", { class: "formula" }, el("div", { text: `x̂ = (x − E[x]) / √(Var[x] + ε) = (x − ${fmt(mean)}) / √(${fmt(variance)} + ${epsText(eps)}) = (x − ${fmt(mean)}) / ${fmt(std)}` }),
+      el("div", { text: "y = γ ⊙ x̂ + β" })));
+  const w = Math.min(width, 760);
+  const grid = el("div", { class: "stage-grid", style: { flexDirection: "column", gap: "12px" } },
+    stripFigure(`x  (${t("ln_input")})`, x, "act", w, (c, v) => `x[${c}] = <code>${fmt(v)}</code>`),
+    stripFigure(t("ln_norm"), xhat, "act", w, (c, v) => `x̂[${c}] = (${fmt(x[c])} − ${fmt(mean)}) / ${fmt(std)} = <code>${fmt(v)}</code>`),
+    stripFigure(t("gamma"), gamma, "weight", w, (c, v) => `γ[${c}] = <code>${fmt(v)}</code>`),
+    stripFigure(t("beta"), beta, "weight", w, (c, v) => `β[${c}] = <code>${fmt(v)}</code>`),
+    stripFigure(`y  (${t("ln_out")})`, y, "act", w, (c, v) => `y[${c}] = γ·x̂ + β = ${fmt(gamma[c])}·${fmt(xhat[c])} + ${fmt(beta[c])} = <code>${fmt(v)}</code>`));
+  stage.append(grid, el("h3", { style: { marginTop: "14px" }, text: `x → y · ${ln.input}` }), dotPlot(x, y, Math.min(width, 760)));
+}
+
+function dotPlot(x, y, width) {
+  const lo = Math.min(...x, ...y), hi = Math.max(...x, ...y);
+  const W = width, H = 70, pad = 40;
+  const sx = (v) => pad + ((v - lo) / (hi - lo || 1)) * (W - pad - 10);
+  const svg = [`<svg class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`];
+  svg.push(`<line class="axis" x1="${pad}" x2="${W - 10}" y1="24" y2="24"/><line class="axis" x1="${pad}" x2="${W - 10}" y1="52" y2="52"/>`);
+  svg.push(`<text x="6" y="27">x</text><text x="6" y="55">y</text>`);
+  if (lo < 0 && hi > 0) svg.push(`<line stroke="#d3cfc6" stroke-dasharray="2 2" x1="${sx(0)}" x2="${sx(0)}" y1="12" y2="62"/><text x="${sx(0) - 3}" y="10">0</text>`);
+  for (const v of x) svg.push(`<circle cx="${sx(v).toFixed(1)}" cy="24" r="2.6" fill="rgba(106,79,208,0.45)"/>`);
+  for (const v of y) svg.push(`<circle cx="${sx(v).toFixed(1)}" cy="52" r="2.6" fill="rgba(106,79,208,0.45)"/>`);
+  svg.push(`<text x="${pad}" y="68">${fmt(lo, 2)}</text><text x="${W - 50}" y="68">${fmt(hi, 2)}</text></svg>`);
+  return el("div", { style: { marginTop: "10px" }, html: svg.join("") });
+}
+
+RENDER.layernorm = (stage, width) => renderLayerNorm(stage, width, lnData(), `h.${S.layer}.${S.ln === "ln2" ? "ln_2" : "ln_1"}`);
+RENDER.final_ln = (stage, width) => renderLayerNorm(stage, width, S.data.ln_final, "ln_f");
+
+RENDER.attention = (stage, width) => {
+  const d = S.data, m = d.model, T = d.T;
+  const labels = tokenRows();
+  // every layer × head
+  const cellPx = Math.max(36, Math.min(96, Math.floor((width - 60) / m.n_head) - 8));
+  const grid = el("div", { class: "attn-grid", id: "attn-grid", style: { gridTemplateColumns: `40px repeat(${m.n_head}, ${cellPx + 6}px)` } });
+  grid.append(el("span"));
+  for (let h = 0; h < m.n_head; h++) grid.append(el("span", { class: "lab", style: { textAlign: "center" }, text: `${t("head")} ${h}` }));
+  d.attention.forEach((layer, l) => {
+    grid.append(el("span", { class: "rowhead", text: `L${l}` }));
+    layer.heads.forEach((hd, h) => {
+      const on = l === S.layer && h === S.head;
+      const hm = heatmap({
+        rows: T, cols: T, data: hd.pattern.data, scale: "seq", max: 1, cell: cellPx / T, className: "attn-canvas",
+        receipt: (q, k, v) => attnReceipt(l, h, q, k, v, hd.scores.data[q * T + k]),
+        onclick: () => { S.head = h; if (l !== S.layer) setLayer(l); else render(); },
+      });
+      hm.canvas.dataset.layer = l;
+      hm.canvas.dataset.head = h;
+      grid.append(el("div", { class: "cell" + (on ? " on" : "") }, hm.node));
+    });
+  });
+  stage.append(el("h3", { text: `${t("all_heads")} · [${m.n_layer} × ${m.n_head}] × [T=${T}, T=${T}]` }), grid);
+
+  // one head in detail
+  const blk = d.block, h = S.head, dh = m.d_head;
+  const q = headSlice(blk.q, h), k = headSlice(blk.k, h), v = headSlice(blk.v, h), z = headSlice(blk.z, h);
+  const raw = new Array(T * T);
+  for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) {
+    let s = 0;
+    for (let c = 0; c < dh; c++) s += q[i * dh + c] * k[j * dh + c];
+    raw[i * T + j] = s;
+  }
+  const hd = d.attention[S.layer].heads[h];
+  const small = Math.max(6, Math.min(22, Math.floor((width - 200) / 3 / Math.max(T, dh))));
+  const mat = (name, data, rows, cols, kind, scale, receipt, cls) => {
+    const hm = heatmap({ rows, cols, data, scale, max: scale === "seq" ? 1 : undefined, cell: small, rowLabels: labels, focusRow: null, receipt, className: cls });
+    return figure(name, shapeText([`T=${rows}`, cols === T ? `T=${cols}` : `d_head=${cols}`]), kind, hm.node);
+  };
+  const vecReceipt = (nm) => (r, c, val) => `${nm}[${r}, ${c}] = <code>${fmt(val)}</code> · <code>${esc(labels[r])}</code>`;
+  stage.append(el("h3", { style: { marginTop: "20px" }, text: `${t("block_n", { l: S.layer })} · ${t("head")} ${h} · ${t("qkv")}` }),
+    el("div", { class: "stage-grid" },
+      mat(`blocks.${S.layer}.attn.hook_q[${h}]`, q, T, dh, "act", "div", vecReceipt("q")),
+      mat(`hook_k[${h}]`, k, T, dh, "act", "div", vecReceipt("k")),
+      mat(`hook_v[${h}]`, v, T, dh, "act", "div", vecReceipt("v"))),
+    el("div", { class: "stage-grid", style: { marginTop: "14px" } },
+      el("div", {}, el("h3", { text: t("scores") }),
+        mat("q·kᵀ", raw, T, T, "act", "div", (i, j, val) => `q<sub>${i}</sub>·k<sub>${j}</sub> = <code>${fmt(val)}</code><br>${t("computed_in_browser")}`)),
+      el("div", {}, el("h3", { text: t("masked_scaled") }),
+        mat(`hook_attn_scores[${h}]`, hd.scores.data, T, T, "act", "div", (i, j, val) => val == null
+          ? `${t("query")} <code>${esc(labels[i])}</code> (${i}) · ${t("key")} <code>${esc(labels[j])}</code> (${j})<br>${t("masked")}`
+          : `${t("query")} <code>${esc(labels[i])}</code> (${i}) · ${t("key")} <code>${esc(labels[j])}</code> (${j})<br>q·k / √${dh} = ${fmt(raw[i * T + j])} / ${fmt(Math.sqrt(dh), 3)} = <code>${fmt(val)}</code>`)),
+      el("div", {}, el("h3", { text: t("softmax_pattern") }),
+        mat(`hook_pattern[${h}]`, hd.pattern.data, T, T, "act", "seq", (i, j, val) => attnReceipt(S.layer, h, i, j, val, hd.scores.data[i * T + j]), "attn-detail")),
+      el("div", {}, el("h3", { text: t("weighted_sum") }),
+        mat(`hook_z[${h}]`, z, T, dh, "act", "div", vecReceipt("z")))));
+};
+
+function attnReceipt(l, h, q, k, w, score) {
+  const labels = tokenRows();
+  if (k > q) return `${t("query")} <code>${esc(labels[q])}</code> (${q}) → ${t("key")} <code>${esc(labels[k])}</code> (${k})<br>${t("masked")}`;
+  return `<span class="k">${t("block_n", { l })} · ${t("head")} ${h}</span><br>${t("query")} <code>${esc(labels[q])}</code> (${q}) → ${t("key")} <code>${esc(labels[k])}</code> (${k})<br>${t("weight")} = <code>${fmt(w)}</code> (${pct(w)})<br>${t("score")} = <code>${fmt(score)}</code>`;
+}
+
+RENDER.residual = (stage, width) => {
+  const b = S.data.block, C = S.data.model.n_embd, T = S.data.T;
+  const w = width - 90;
+  const max = Math.max(maxAbs(b.resid_pre.data), maxAbs(b.resid_mid.data));
+  const inp = b.resid_pre.data, out = b.attn_out.data;
+  stage.append(el("div", { class: "stage-grid", style: { flexDirection: "column" } },
+    matrixFigure("hook_resid_pre", b.resid_pre, "act", w, null, { dims: [`T=${T}`, `C=${C}`], max, note: t("residual_in") }),
+    sign("+"),
+    matrixFigure("hook_attn_out", b.attn_out, "act", w, null, { dims: [`T=${T}`, `C=${C}`], max, note: t("attn_out") }),
+    sign("="),
+    matrixFigure("hook_resid_mid", b.resid_mid, "act", w, (r, c) => `= ${fmt(inp[r * C + c])} + ${fmt(out[r * C + c])}`, { dims: [`T=${T}`, `C=${C}`], max, note: t("residual_mid") })));
+};
+
+RENDER.mlp = (stage, width) => {
+  const b = S.data.block, C = S.data.model.n_embd, T = S.data.T;
+  const w = width - 90;
+  stage.append(el("div", { class: "stage-grid", style: { flexDirection: "column" } },
+    matrixFigure("ln2.hook_normalized", b.ln2_normalized, "act", Math.min(w, 600), null, { dims: [`T=${T}`, `C=${C}`], note: t("mlp_in") }),
+    sign("↓ c_fc [" + C + ", " + 4 * C + "]"),
+    matrixFigure("mlp.hook_pre", b.mlp_pre, "act", w, null, { dims: [`T=${T}`, `4C=${4 * C}`], note: t("mlp_pre") }),
+    sign("↓ GELU"),
+    matrixFigure("mlp.hook_post", b.mlp_post, "act", w, null, { dims: [`T=${T}`, `4C=${4 * C}`], note: t("mlp_post"), className: "mlp-post" }),
+    sign("↓ c_proj [" + 4 * C + ", " + C + "]"),
+    matrixFigure("hook_mlp_out", b.mlp_out, "act", Math.min(w, 600), null, { dims: [`T=${T}`, `C=${C}`], note: t("mlp_out") })));
+  stage.append(el("h3", { style: { marginTop: "18px" }, text: `${t("gelu_curve")} (${t("position")} ${S.position} ${tokLabel(S.position)})` }),
+    geluPlot(row(b.mlp_pre, S.position), row(b.mlp_post, S.position), Math.min(width, 520)));
+};
+
+function geluPlot(pre, post, W) {
+  const H = 200, pad = 34;
+  const lo = Math.min(-3, ...pre), hi = Math.max(3, ...pre);
+  const ylo = Math.min(-0.3, ...post), yhi = Math.max(...post, 1);
+  const sx = (v) => pad + ((v - lo) / (hi - lo)) * (W - pad - 10);
+  const sy = (v) => H - 22 - ((v - ylo) / (yhi - ylo)) * (H - 36);
+  const gelu = (x) => 0.5 * x * (1 + Math.tanh(0.7978845608 * (x + 0.044715 * x * x * x)));
+  let path = "";
+  for (let i = 0; i <= 120; i++) {
+    const x = lo + ((hi - lo) * i) / 120;
+    path += (i ? "L" : "M") + sx(x).toFixed(1) + " " + sy(gelu(x)).toFixed(1);
+  }
+  const dots = pre.map((x, i) => `<circle cx="${sx(x).toFixed(1)}" cy="${sy(post[i]).toFixed(1)}" r="2.4" fill="rgba(106,79,208,0.5)"/>`).join("");
+  return el("div", { html: `<svg class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">
+    <line class="axis" x1="${pad}" x2="${W - 10}" y1="${sy(0)}" y2="${sy(0)}"/><line class="axis" x1="${sx(0)}" x2="${sx(0)}" y1="8" y2="${H - 22}"/>
+    <path d="${path}" fill="none" stroke="#1d1c22" stroke-width="1.5"/>${dots}
+    <text x="${W - 60}" y="${H - 6}">pre →</text><text x="${sx(0) + 4}" y="14">GELU(pre)</text>
+    <text x="${pad}" y="${H - 6}">${fmt(lo, 1)}</text><text x="${W - 40}" y="${sy(0) - 4}">${fmt(hi, 1)}</text></svg>` });
+}
+
+RENDER.stack = (stage, width) => {
+  const d = S.data, r = d.residual, T = d.T, L = d.model.n_layer;
+  const W = Math.min(width, 760), H = 280, pad = 44;
+  const n = r.norms.length;
+  const ymax = Math.max(...r.norms.flat()) * 1.08 || 1;
+  const sx = (i) => pad + (i / (n - 1 || 1)) * (W - pad - 16);
+  const sy = (v) => H - 40 - (v / ymax) * (H - 60);
+  const parts = [`<svg class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" id="norm-chart">`];
+  for (let g = 0; g <= 4; g++) {
+    const v = (ymax * g) / 4;
+    parts.push(`<line class="grid" x1="${pad}" x2="${W - 16}" y1="${sy(v)}" y2="${sy(v)}"/><text x="4" y="${sy(v) + 3}">${Number(v.toPrecision(2))}</text>`);
+  }
+  r.stages.forEach((s, i) => {
+    const label = s.kind === "embed" ? "emb" : `${s.layer}${s.kind === "attn" ? "a" : "m"}`;
+    parts.push(`<text x="${sx(i) - 6}" y="${H - 24}">${label}</text>`);
+  });
+  for (let p = 0; p < T; p++) {
+    if (p === S.position) continue;
+    const pts = r.norms.map((row, i) => `${sx(i).toFixed(1)},${sy(row[p]).toFixed(1)}`).join(" ");
+    parts.push(`<polyline points="${pts}" fill="none" stroke="rgba(106,79,208,0.22)" stroke-width="1.3"/>`);
+  }
+  const pts = r.norms.map((row, i) => `${sx(i).toFixed(1)},${sy(row[S.position]).toFixed(1)}`).join(" ");
+  parts.push(`<polyline points="${pts}" fill="none" stroke="#6a4fd0" stroke-width="2.6"/>`);
+  r.norms.forEach((row, i) => parts.push(`<circle cx="${sx(i)}" cy="${sy(row[S.position])}" r="3.2" fill="#6a4fd0"/>`));
+  parts.push(`<text x="${pad}" y="${H - 6}">emb = embedding · Na = after attention of block N · Nm = after MLP of block N</text></svg>`);
+  stage.append(el("h3", { text: t("norms_title") }), el("div", { html: parts.join("") }));
+  // what each sublayer adds at the focused position
+  const added = r.added.map((a) => [a.attn[S.position], a.mlp[S.position]]);
+  const amax = Math.max(...added.flat()) || 1;
+  stage.append(el("h3", { style: { marginTop: "16px" }, text: `${t("added_title")} · ${tokLabel(S.position)}` }),
+    el("div", { class: "bars" }, added.flatMap(([a, mm], l) => [
+      barRow(`${l} attn`, a / amax, fmt(a, 3)), barRow(`${l} mlp`, mm / amax, fmt(mm, 3)),
+    ])));
+  void L;
+};
+
+function barRow(label, frac, val, cls = "", data = {}) {
+  return el("div", { class: "bar-row " + cls, dataset: data },
+    el("span", { class: "label", text: label }),
+    el("span", { class: "track" }, el("span", { class: "fill", style: { width: Math.max(0, Math.min(1, frac)) * 100 + "%" } })),
+    el("span", { class: "val", text: val }));
+}
+
+RENDER.head = (stage, width) => {
+  const d = S.data, lg = d.logits, V = d.model.vocab_size;
+  const top = lg.top.slice(0, 16);
+  const vals = lg.values;
+  let lo = Infinity, hi = -Infinity, sum = 0;
+  for (const v of vals) { lo = Math.min(lo, v); hi = Math.max(hi, v); sum += v; }
+  const amax = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
+  stage.append(el("h3", { text: `${t("logits_title")} · ${t("position")} ${lg.position} ${tokLabel(lg.position)}` }),
+    el("div", { class: "kv" },
+      el("div", {}, "max ", el("b", { text: fmt(hi, 3) })), el("div", {}, "min ", el("b", { text: fmt(lo, 3) })),
+      el("div", {}, "mean ", el("b", { text: fmt(sum / V, 3) })), el("div", {}, "shape ", el("b", { text: `[T=${d.T}, V=${V}]` }))));
+  const bars = el("div", { class: "bars signed", id: "logit-bars" });
+  for (const id of top) {
+    const v = vals[id];
+    const f = Math.abs(v) / amax / 2;
+    const fill = el("span", { class: "fill " + (v < 0 ? "neg" : "pos"), style: v < 0 ? { right: "50%", width: f * 100 + "%" } : { left: "50%", width: f * 100 + "%" } });
+    const r = el("div", { class: "bar-row" }, el("span", { class: "label", text: vocabText(id) }),
+      el("span", { class: "track" }, el("span", { class: "zero", style: { left: "50%" } }), fill), el("span", { class: "val", text: fmt(v, 3) }));
+    hover(r, () => tokenReceipt(d.vocab[String(id)]) + `<br>logit = <code>${fmt(v)}</code>`);
+    bars.append(r);
+  }
+  stage.append(bars);
+  const hm = heatmap({ rows: 1, cols: V, data: vals, width: Math.min(width, 760), cell: [Math.max(0.05, Math.min(12, Math.min(width, 760) / V)), 26],
+    receipt: (r, c, v) => `id ${c} <code>${esc(vocabText(c))}</code><br>logit = <code>${fmt(v)}</code>` });
+  stage.append(el("div", { style: { marginTop: "16px" } }, figure("logits", `[V=${V}]`, "act", hm.node, t("logits_all", { V }))));
+};
+
+// ---------- softmax & sampling (recomputed here from the real logits) ----------
+function softmax(logits, temperature) {
+  const n = logits.length;
+  const out = new Float64Array(n);
+  if (temperature === 0) {
+    let best = 0;
+    for (let i = 1; i < n; i++) if (logits[i] > logits[best]) best = i;
+    out[best] = 1;
+    return out;
+  }
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  for (let i = 0; i < n; i++) { out[i] = Math.exp((logits[i] - max) / temperature); sum += out[i]; }
+  for (let i = 0; i < n; i++) out[i] /= sum;
+  return out;
+}
+/** The distribution the sampler draws from: softmax(z/T), cut by top-k and top-p, renormalized. */
+function distribution(logits, temperature, topK, topP) {
+  const probs = softmax(logits, temperature);
+  const order = [...logits.keys()].sort((a, b) => probs[b] - probs[a] || a - b);
+  let keep = order.length;
+  if (topK > 0) keep = Math.min(keep, topK);
+  if (topP < 1) {
+    let c = 0;
+    for (let i = 0; i < keep; i++) { c += probs[order[i]]; if (c >= topP) { keep = i + 1; break; } }
+  }
+  if (temperature === 0) keep = 1;
+  let total = 0;
+  for (let i = 0; i < keep; i++) total += probs[order[i]];
+  const q = new Float64Array(logits.length);
+  for (let i = 0; i < keep; i++) q[order[i]] = probs[order[i]] / total;
+  return { probs, order, keep, q };
+}
+
+function samplingControls() {
+  const tVal = el("span", { class: "mono", id: "temp-value", text: S.temperature.toFixed(2) });
+  const pVal = el("span", { class: "mono", id: "topp-value", text: S.topP.toFixed(2) });
+  const update = () => { tVal.textContent = S.temperature.toFixed(2); pVal.textContent = S.topP.toFixed(2); S.sampled = null; drawSoftmax(); };
+  return [
+    el("label", { class: "field" }, el("span", {}, t("temperature"), " ", tVal),
+      el("input", { type: "range", id: "temperature", min: "0", max: "2", step: "0.05", value: String(S.temperature),
+        oninput: (e) => { S.temperature = Number(e.target.value); update(); } })),
+    el("label", { class: "field" }, `${t("top_k")} (0 = ${t("off")})`,
+      el("input", { type: "number", id: "top-k", min: "0", max: String(S.data.model.vocab_size), step: "1", value: String(S.topK),
+        oninput: (e) => { S.topK = Math.max(0, Math.floor(Number(e.target.value) || 0)); update(); } })),
+    el("label", { class: "field" }, el("span", {}, t("top_p"), " ", pVal),
+      el("input", { type: "range", id: "top-p", min: "0.05", max: "1", step: "0.05", value: String(S.topP),
+        oninput: (e) => { S.topP = Number(e.target.value); update(); } })),
+    el("button", { class: "btn", type: "button", id: "sample", onclick: () => {
+      const { q, order, keep } = distribution(S.data.logits.values, S.temperature, S.topK, S.topP);
+      let r = Math.random(), pick = order[0];
+      for (let i = 0; i < keep; i++) { r -= q[order[i]]; if (r < 0) { pick = order[i]; break; } }
+      S.sampled = pick;
+      drawSoftmax();
+    } }, t("sample")),
+  ];
+}
+
+const SHOWN = 10;
+function drawSoftmax() {
+  const box = $("#softmax-bars");
+  if (!box) return;
+  const lg = S.data.logits;
+  const { q, order, keep } = distribution(lg.values, S.temperature, S.topK, S.topP);
+  const rows = [];
+  let shownSum = 0;
+  const shown = Math.min(SHOWN, keep);
+  let restAll = 0;
+  for (let i = shown; i < keep; i++) restAll += q[order[i]];
+  const maxq = Math.max(q[order[0]], restAll) || 1;
+  for (let i = 0; i < shown; i++) {
+    const id = order[i];
+    shownSum += q[id];
+    const r = barRow(vocabText(id), q[id] / maxq, pct(q[id]), id === S.sampled ? "picked" : "", { p: String(q[id]), id: String(id) });
+    hover(r, () => tokenReceipt(S.data.vocab[String(id)]) + `<br>logit ${fmt(lg.values[id], 3)} → p = <code>${fmt(q[id], 5)}</code>`);
+    rows.push(r);
+  }
+  // a few of the tokens top-k / top-p removed, greyed at 0
+  for (let i = keep; i < Math.min(keep + 3, order.length, SHOWN + 3); i++) {
+    rows.push(barRow(vocabText(order[i]), 0, "0%", "cut", { p: "0", id: String(order[i]) }));
+  }
+  if (keep > shown) {
+    let rest = 0;
+    for (let i = shown; i < keep; i++) rest += q[order[i]];
+    shownSum += rest;
+    rows.push(barRow(t("others", { n: keep - shown }), rest / maxq, pct(rest), "others", { p: String(rest) }));
+  }
+  box.replaceChildren(...rows);
+  const note = $("#softmax-sum");
+  note.textContent = t("sum_shown", { s: shownSum.toFixed(4) }) + (S.temperature === 0 ? " · " + t("greedy") : "");
+  note.dataset.sum = String(shownSum);
+  const picked = $("#sampled");
+  picked.textContent = S.sampled == null ? "" : t("sampled", { tok: vocabText(S.sampled) });
+  document.body.dataset.softmaxDraws = String(Number(document.body.dataset.softmaxDraws || 0) + 1);
+}
+
+RENDER.softmax = (stage) => {
+  const lg = S.data.logits;
+  stage.append(el("h3", { text: `softmax(logits / ${t("temperature")}) · ${t("position")} ${lg.position} ${tokLabel(lg.position)}` }),
+    el("div", { class: "bars", id: "softmax-bars" }),
+    el("div", { class: "status", id: "softmax-sum" }),
+    el("div", { class: "answer", id: "sampled" }));
+  drawSoftmax();
+};
+
+RENDER.lens = (stage) => {
+  const d = S.data, lens = d.lens, T = d.T;
+  const table = el("table", { class: "lens", id: "lens-table" });
+  table.append(el("tr", {}, el("th"), d.tokens.map((tok, i) => el("th", { text: `${i} ${tokenText(tok)}` }))));
+  lens.cells.forEach((cells, depth) => {
+    const label = depth === 0 ? t("lens_depth_embed") : t("lens_depth_block", { l: depth - 1 });
+    table.append(el("tr", {}, el("th", { style: { textAlign: "right" }, text: label }), cells.map((cell, pos) => {
+      const top = cell.top[0];
+      const bg = seqColor(top.prob);
+      const hit = pos + 1 < T && top.id === d.ids[pos + 1];
+      const td = el("td", { class: hit ? "hit" : "", style: { background: css(bg), color: inkFor(bg) }, text: vocabText(top.id) });
+      hover(td, () => `<span class="k">${esc(lens.layers[depth])} · ${t("position")} ${pos}</span><br>` +
+        cell.top.map((tp) => `<code>${esc(vocabText(tp.id))}</code> ${pct(tp.prob)}`).join("<br>") +
+        `<br><span class="k">${t("lens_rank")}:</span> ${cell.final_token_rank} · KL ${fmt(cell.kl_to_final, 3)}` +
+        (pos + 1 < T ? `<br><span class="k">${t("lens_next")}:</span> <code>${esc(tokLabel(pos + 1))}</code>` : ""));
+      return td;
+    })));
+  });
+  stage.append(el("h3", { text: t("lens_title") }), el("div", { style: { overflowX: "auto" } }, table));
+};
+
+// ---------- start ----------
+async function main() {
+  const model = await setupPage("/");
+  const params = new URLSearchParams(location.search);
+  S.prompt = params.get("prompt") || (model && model.default_prompt) || "Hello";
+  if (params.has("layer")) S.layer = Number(params.get("layer")) || 0;
+  const hash = location.hash.slice(1);
+  const start = CH.findIndex((c) => c.id === hash);
+  S.chapter = start >= 0 ? start : 0;
+  const input = $("#prompt");
+  input.value = S.prompt;
+  $("#prompt-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    S.prompt = input.value;
+    S.position = null;
+    const u = new URL(location.href);
+    u.searchParams.set("prompt", S.prompt);
+    history.replaceState(null, "", u);
+    load();
+  });
+  $("#prev").addEventListener("click", () => go(S.chapter - 1));
+  $("#next").addEventListener("click", () => go(S.chapter + 1));
+  document.addEventListener("keydown", (e) => {
+    const tag = (e.target && e.target.tagName) || "";
+    if (["INPUT", "TEXTAREA", "SELECT"].includes(tag) || e.metaKey || e.ctrlKey || e.altKey) return;
+    if (e.key === "ArrowRight" || e.key === "PageDown") { e.preventDefault(); go(S.chapter + 1); }
+    if (e.key === "ArrowLeft" || e.key === "PageUp") { e.preventDefault(); go(S.chapter - 1); }
+  });
+  onLang(() => { applyStatic(); render(); });
+  let resizeTimer = 0;
+  addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(render, 150); });
+  await load();
+}
+main();
