@@ -198,6 +198,10 @@ function renderPipeline() {
     step("stage_head", `[${T},${m.vocab_size}]`, "head"), arrow(),
     step("stage_softmax", `[${m.vocab_size}]`, "softmax"), arrow(),
     step("stage_lens", `[${m.n_layer + 1},${T}]`, "lens"));
+  // On a phone the pipeline is one scrolling row: keep the current stage in view.
+  const on = $("#pipeline .pipe-step.on");
+  const bar = $("#pipeline");
+  if (on && bar.scrollWidth > bar.clientWidth) bar.scrollLeft = Math.max(0, on.offsetLeft - bar.clientWidth / 2 + on.offsetWidth / 2);
 }
 
 function lnData() {

@@ -1,11 +1,14 @@
 //! `glassbox bench`: speed on this machine. `bench generate` measures prefill and decode
 //! tokens/s with the KV cache, the memory-bandwidth bound decoding cannot beat, and peak
-//! memory; `bench train` (in `bench_train.rs`) measures training throughput.
+//! memory; `bench tokenize` times encoding and BPE training; `bench train` (in
+//! `bench_train.rs`) measures training throughput.
 
 use anyhow::Result;
 use glassbox::model::{Decoder, Params};
 use glassbox::sample::argmax;
+use glassbox::tokenizer::Tokenizer;
 use glassbox::GptConfig;
+use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(clap::Subcommand)]
@@ -14,6 +17,21 @@ pub enum Bench {
     Generate(GenerateArgs),
     /// Training speed: tokens/s, ms/step, model FLOPs utilisation, peak memory.
     Train(super::bench_train::Args),
+    /// Tokenizer speed: encoding MB/s on one thread and on all, and BPE training time.
+    Tokenize(TokenizeArgs),
+}
+
+#[derive(clap::Args)]
+pub struct TokenizeArgs {
+    /// A model directory (or tokenizer folder) whose vocabulary to encode with.
+    #[arg(long)]
+    tokenizer: PathBuf,
+    /// The text file to encode.
+    #[arg(long)]
+    file: PathBuf,
+    /// Also train a byte-level BPE vocabulary of this size on the file and time it.
+    #[arg(long)]
+    train_vocab: Option<usize>,
 }
 
 #[derive(clap::Args)]
@@ -36,7 +54,40 @@ pub fn run(bench: Bench) -> Result<()> {
     match bench {
         Bench::Generate(args) => generate(args),
         Bench::Train(args) => super::bench_train::run(args),
+        Bench::Tokenize(args) => tokenize(args),
     }
+}
+
+/// Best wall time of five runs after a warm-up.
+fn best_of<T>(mut f: impl FnMut() -> T) -> (f64, T) {
+    let mut out = f();
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let start = Instant::now();
+        out = f();
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    (best, out)
+}
+
+fn tokenize(args: TokenizeArgs) -> Result<()> {
+    let tokenizer = Tokenizer::load(&args.tokenizer)?;
+    let text = std::fs::read_to_string(&args.file).map_err(|e| glassbox::Error::reading(&args.file, e))?;
+    let megabytes = text.len() as f64 / 1e6;
+    println!("{}; {} ({:.1} MB); {} threads", tokenizer.describe(), args.file.display(), megabytes, rayon::current_num_threads());
+    let (single, ids) = best_of(|| tokenizer.encode(&text));
+    println!("encode, one thread:  {:>7.1} MB/s ({} tokens in {:.0} ms)", megabytes / single, ids.len(), single * 1e3);
+    let (parallel, parallel_ids) = best_of(|| tokenizer.encode_parallel(&text));
+    if parallel_ids != ids {
+        return Err(glassbox::Error::failure("parallel encoding gave different ids from one-thread encoding").into());
+    }
+    println!("encode, all threads: {:>7.1} MB/s ({:.0} ms)", megabytes / parallel, parallel * 1e3);
+    if let Some(vocab_size) = args.train_vocab {
+        let start = Instant::now();
+        let trained = glassbox::tokenizer::train_bpe(&text, vocab_size, &mut |_, _| {})?;
+        println!("train a {vocab_size}-token BPE vocabulary: {:.2} s ({} merges)", start.elapsed().as_secs_f64(), trained.merges().len());
+    }
+    Ok(())
 }
 
 fn generate(args: GenerateArgs) -> Result<()> {

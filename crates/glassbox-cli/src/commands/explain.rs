@@ -16,6 +16,26 @@ use glassbox::Error;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+/// `println!` for the inspection commands: when stdout has gone away (`glassbox lens … | head`)
+/// the command ends quietly instead of panicking.
+macro_rules! say {
+    () => {
+        $crate::commands::explain::emit(String::new())
+    };
+    ($($arg:tt)*) => {
+        $crate::commands::explain::emit(format!($($arg)*))
+    };
+}
+pub(crate) use say;
+
+/// Writes one line to stdout; exits (successfully: the reader has all it wanted) if it cannot.
+pub fn emit(line: String) {
+    use std::io::Write;
+    if writeln!(std::io::stdout().lock(), "{line}").is_err() {
+        std::process::exit(0);
+    }
+}
+
 /// ANSI styling, on only when stdout is a terminal and NO_COLOR is unset.
 #[derive(Clone, Copy)]
 pub struct Style {
@@ -56,8 +76,8 @@ impl Style {
 
     /// A chapter heading: ` 3  Layer norm · 层归一化`.
     pub fn chapter(&self, number: usize, title: &str, chinese: &str) {
-        println!();
-        println!("{} {}  {}", self.cyan(&format!("{number:>2}")), self.bold(title), self.dim(&format!("· {chinese}")));
+        say!();
+        say!("{} {}  {}", self.cyan(&format!("{number:>2}")), self.bold(title), self.dim(&format!("· {chinese}")));
     }
 }
 
@@ -169,7 +189,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let walk = explain(&model.params, tokenizer.as_ref(), &ids, &options)?;
     if args.json {
-        println!("{}", serde_json::to_string(&walk)?);
+        say!("{}", serde_json::to_string(&walk)?);
         return Ok(());
     }
     render(&walk, &args.model.display().to_string(), args.dims);
@@ -189,7 +209,7 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
     let seq = walk.tokens.len();
     let focus = walk.focus;
     let focus_label = &walk.tokens[focus].label;
-    println!(
+    say!(
         "{}  {}  ·  {} blocks × {} heads × {} dims  ·  vocabulary {}  ·  context {}  ·  {} parameters",
         s.bold("glassbox explain"),
         model_name,
@@ -201,7 +221,7 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
         thousands(m.parameters)
     );
     for line in &walk.interventions {
-        println!("{} {line}", s.yellow("intervention:"));
+        say!("{} {line}", s.yellow("intervention:"));
     }
     let mut chapter = 0;
     let mut next = || {
@@ -211,7 +231,7 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
 
     // 1. tokens
     s.chapter(next(), "Tokens", "分词 / token（词元）");
-    println!(
+    say!(
         "   {}",
         s.dim(&format!(
             "the text becomes {seq} token{} ({}); each id picks a row of the embedding table",
@@ -219,7 +239,7 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
             walk.tokenizer.as_deref().unwrap_or("no tokenizer: ids given directly")
         ))
     );
-    println!("   {}", s.dim("pos      id  token"));
+    say!("   {}", s.dim("pos      id  token"));
     for t in &walk.tokens {
         let bytes = if t.text.is_none() || t.part_of.is_some() {
             s.dim(&format!("  bytes {}", t.bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")))
@@ -227,24 +247,24 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
             String::new()
         };
         let marker = if t.position == focus { s.magenta(" ◀ focus") } else { String::new() };
-        println!("   {:>3} {:>7}  {}{bytes}{marker}", t.position, t.id, t.label);
+        say!("   {:>3} {:>7}  {}{bytes}{marker}", t.position, t.id, t.label);
     }
 
     // 2. embedding
     s.chapter(next(), "Embedding", "嵌入 + 位置嵌入");
-    println!(
+    say!(
         "   {}",
         s.dim(&format!(
             "x = wte[id] (token, [{}×{}]) + wpe[pos] (position, [{}×{}]): the start of the residual stream",
             m.vocab_size, m.n_embd, m.n_ctx, m.n_embd
         ))
     );
-    println!(
+    say!(
         "   {}",
         s.dim(&format!("pos  token         ‖wte[id]‖ ‖wpe[pos]‖      ‖x‖   x[0..{}]", walk.embedding.dims_shown))
     );
     for (r, t) in walk.embedding.rows.iter().zip(&walk.tokens) {
-        println!(
+        say!(
             "   {:>3}  {}  {:>8.3}  {:>8.3}  {:>8.3}  {}",
             r.position,
             fit(&quoted(&token(walk, t.id)), 12),
@@ -260,8 +280,8 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
         s.chapter(next(), &format!("Block {l}"), "x += attention(ln_1(x));  x += mlp(ln_2(x))");
         layer_norm(&s, &format!("Layer norm 1 (blocks.{l}.ln1)"), &block.ln_1, focus_label, dims);
 
-        println!();
-        println!(
+        say!();
+        say!(
             "   {} {}",
             s.bold("Self-attention"),
             s.dim(&format!(
@@ -272,7 +292,7 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
         let tok = |p: usize| fit(&quoted(&token(walk, walk.tokens[p].id)), 10);
         for chunk in block.attention.heads.chunks(4) {
             let header: Vec<String> = chunk.iter().map(|h| fit(&format!("head {}: reads", h.head), 24)).collect();
-            println!("   {}", s.dim(&format!("pos  token        {}", header.join(" "))));
+            say!("   {}", s.dim(&format!("pos  token        {}", header.join(" "))));
             for q in 0..seq {
                 let cells: Vec<String> = chunk
                     .iter()
@@ -284,10 +304,10 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
                     })
                     .collect();
                 let line = format!("   {:>3}  {}   {}", q, tok(q), cells.join(" "));
-                println!("{}", if q == focus { s.magenta(&line) } else { line });
+                say!("{}", if q == focus { s.magenta(&line) } else { line });
             }
         }
-        println!(
+        say!(
             "   {}",
             s.dim(&format!("position {focus} ({focus_label}) reads, per head (weight, score before softmax):"))
         );
@@ -306,9 +326,9 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
                     )
                 })
                 .collect();
-            println!("     head {:>2}  {}", h.head, reads.join("   "));
+            say!("     head {:>2}  {}", h.head, reads.join("   "));
         }
-        println!(
+        say!(
             "   {}",
             s.dim(&format!(
                 "attention output ‖attn_out‖ at position {focus}: {:.3} (added to the residual stream)",
@@ -317,8 +337,8 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
         );
 
         layer_norm(&s, &format!("Layer norm 2 (blocks.{l}.ln2)"), &block.ln_2, focus_label, dims);
-        println!();
-        println!(
+        say!();
+        say!(
             "   {} {}",
             s.bold("MLP"),
             s.dim(&format!(
@@ -328,7 +348,7 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
         );
         let top_post = block.mlp.top.first().map_or(1.0, |n| n.post.abs().max(1e-6));
         for n in &block.mlp.top {
-            println!(
+            say!(
                 "     neuron {:>5}  pre {:>8.3} → GELU {:>8.3}  {}",
                 n.neuron,
                 n.pre,
@@ -336,7 +356,7 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
                 s.green(&bar(n.post / top_post, 16))
             );
         }
-        println!(
+        say!(
             "   {}",
             s.dim(&format!(
                 "MLP output ‖mlp_out‖ at position {focus}: {:.3} (added to the residual stream)",
@@ -351,10 +371,10 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
     let shown: Vec<usize> = if seq <= 8 { (0..seq).collect() } else { vec![0, seq / 2, focus] };
     let header: Vec<String> =
         shown.iter().map(|&p| fit(&format!("{p}: {}", quoted(&token(walk, walk.tokens[p].id))), 12)).collect();
-    println!("   {}", s.dim(&format!("{:<34} {}   ‖x‖ at position {focus}", "stage", header.join(" "))));
+    say!("   {}", s.dim(&format!("{:<34} {}   ‖x‖ at position {focus}", "stage", header.join(" "))));
     for (stage, norms) in walk.residual.stages.iter().zip(&walk.residual.norms) {
         let cells: Vec<String> = shown.iter().map(|&p| format!("{:>12.3}", norms[p])).collect();
-        println!("   {:<34} {}   {}", stage, cells.join(" "), s.cyan(&bar(norms[focus] / max_norm, 20)));
+        say!("   {:<34} {}   {}", stage, cells.join(" "), s.cyan(&bar(norms[focus] / max_norm, 20)));
     }
 
     s.chapter(next(), "Final layer norm", "层归一化 ln_f");
@@ -363,7 +383,7 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
     // logits
     let lg = &walk.logits;
     s.chapter(next(), "Linear head → logits", "线性层 → logits（未归一化分数）");
-    println!(
+    say!(
         "   {}",
         s.dim(&format!(
             "logits = ln_f(x) · wteᵀ: one score per vocabulary token ({}) at position {focus}; range {:.3} to {:.3}, mean {:.3}",
@@ -373,7 +393,7 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
     // bars from the mean logit (an average token) up to the best
     let span = (lg.max - lg.mean).max(1e-6);
     for l in lg.top.iter().take(10) {
-        println!(
+        say!(
             "     {}  {:>9.3}  {}",
             fit(&quoted(&token(walk, l.id)), 14),
             l.logit,
@@ -383,18 +403,18 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
 
     // softmax
     s.chapter(next(), "Softmax & sampling", "softmax（归一化指数函数） · 温度");
-    println!(
+    say!(
         "   {}",
         s.dim("p = softmax(logits / T): low temperature sharpens towards the top token, high flattens; greedy takes the top")
     );
     for row in &walk.softmax.temperatures {
-        println!(
+        say!(
             "   {} {}",
             s.bold(&format!("T = {}", row.temperature)),
             s.dim(&format!("(entropy {:.3} nats)", row.entropy))
         );
         for p in &row.top {
-            println!(
+            say!(
                 "     {}  {:>7.2}%  {}",
                 fit(&quoted(&token(walk, p.id)), 14),
                 100.0 * p.prob,
@@ -402,7 +422,7 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
             );
         }
     }
-    println!("   next token (greedy): {}", s.bold(&quoted(&token(walk, walk.softmax.predicted))));
+    say!("   next token (greedy): {}", s.bold(&quoted(&token(walk, walk.softmax.predicted))));
 
     // logit lens
     s.chapter(next(), "Logit lens", "each layer's guess: softmax(ln_f(x) · wteᵀ) of the residual stream so far");
@@ -410,7 +430,7 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
     let cols: Vec<usize> = if seq <= 8 { (0..seq).collect() } else { (seq - 8..seq).collect() };
     let header: Vec<String> =
         cols.iter().map(|&p| fit(&format!("{p}: {}", quoted(&token(walk, walk.tokens[p].id))), 16)).collect();
-    println!("   {}", s.dim(&format!("{:<28} {}", "reading", header.join(" "))));
+    say!("   {}", s.dim(&format!("{:<28} {}", "reading", header.join(" "))));
     for (name, cells) in lens.layers.iter().zip(&lens.cells) {
         let row: Vec<String> = cols
             .iter()
@@ -419,27 +439,30 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
                 fit(&format!("{} {:.2}", quoted(&token(walk, c.top[0].id)), c.top[0].prob), 16)
             })
             .collect();
-        println!("   {:<28} {}", name, row.join(" "));
+        say!("   {:<28} {}", name, row.join(" "));
     }
-    println!("   {}", s.dim("`glassbox lens` shows ranks and KL; `glassbox serve` draws all of this in the browser"));
+    say!("   {}", s.dim("`glassbox lens` shows ranks and KL; `glassbox serve` draws all of this in the browser"));
 }
 
 fn layer_norm(s: &Style, title: &str, ln: &LayerNormFocus, focus_label: &str, dims: usize) {
-    println!();
-    println!(
+    say!();
+    say!(
         "   {} {}",
         s.bold(title),
         s.dim(&format!("· 层归一化 at position {} ({focus_label}), reading {}", ln.position, ln.input))
     );
-    println!("     x      {}", numbers(&ln.x, dims));
-    println!(
+    say!("     x      {}", numbers(&ln.x, dims));
+    say!(
         "     E[x] = {:.5}   Var[x] = {:.5}   ε = {:e}   sqrt(Var[x] + ε) = {:.5}",
-        ln.mean, ln.var, ln.epsilon, ln.std
+        ln.mean,
+        ln.var,
+        ln.epsilon,
+        ln.std
     );
-    println!("     γ      {}", numbers(&ln.gamma, dims));
-    println!("     β      {}", numbers(&ln.beta, dims));
-    println!("     {}  {}", s.bold("out"), numbers(&ln.normalized, dims));
-    println!("     {}", s.dim("out = (x − E[x]) / sqrt(Var[x] + ε) · γ + β"));
+    say!("     γ      {}", numbers(&ln.gamma, dims));
+    say!("     β      {}", numbers(&ln.beta, dims));
+    say!("     {}  {}", s.bold("out"), numbers(&ln.normalized, dims));
+    say!("     {}", s.dim("out = (x − E[x]) / sqrt(Var[x] + ε) · γ + β"));
 }
 
 pub fn thousands(n: usize) -> String {

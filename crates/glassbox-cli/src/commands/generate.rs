@@ -3,7 +3,9 @@
 //! probability and the top-5 alternatives), and says why it stopped. Text output never
 //! splits a multi-byte character: a token holding part of one waits for the rest.
 
+use super::trace::InterventionArgs;
 use anyhow::Result;
+use glassbox::inspect::intervention::generate_with_edits;
 use glassbox::io::load_model;
 use glassbox::sample::{generate, Sampler, SamplingOptions, TokenChoice};
 use glassbox::tokenizer::{StreamDecoder, Tokenizer};
@@ -48,6 +50,9 @@ pub struct Args {
     /// Read `<|endoftext|>` in the prompt as the special token, not as text.
     #[arg(long)]
     allow_special: bool,
+    // --ablate / --scale / --patch: generate with a hook changed (a full forward pass per token)
+    #[command(flatten)]
+    interventions: InterventionArgs,
 }
 
 pub fn parse_ids(raw: &[String]) -> Result<Vec<u32>, Error> {
@@ -63,6 +68,7 @@ pub fn parse_ids(raw: &[String]) -> Result<Vec<u32>, Error> {
 
 pub fn run(args: Args) -> Result<()> {
     let model = load_model(&args.model)?;
+    let interventions = args.interventions.parse(&model.config)?;
     let options =
         SamplingOptions { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, seed: args.seed };
     let mut sampler = Sampler::new(options)?;
@@ -136,8 +142,20 @@ pub fn run(args: Args) -> Result<()> {
         !broken_pipe
     };
     let start = std::time::Instant::now();
-    let (produced, reason) =
-        generate(&model.params, &prompt, args.max_new_tokens, end_of_text, &mut sampler, &mut emit)?;
+    let (produced, reason) = if interventions.is_empty() {
+        generate(&model.params, &prompt, args.max_new_tokens, end_of_text, &mut sampler, &mut emit)?
+    } else {
+        // the KV cache cannot apply edits: recompute the whole sequence for each token
+        generate_with_edits(
+            &model.params,
+            &prompt,
+            args.max_new_tokens,
+            end_of_text,
+            &mut sampler,
+            &interventions,
+            &mut emit,
+        )?
+    };
     let rest = stream.finish();
     if broken_pipe {
         return Ok(());

@@ -4,7 +4,7 @@
 //! `--ablate blocks.1.attn.head.2` (or any intervention) the same numbers are measured with
 //! that head knocked out, which shows what it was doing.
 
-use super::explain::{bar, Style};
+use super::explain::{bar, say, Style};
 use super::trace::{load, InterventionArgs};
 use anyhow::Result;
 use glassbox::inspect::heads::{detect_heads, HeadOptions};
@@ -50,11 +50,11 @@ pub fn run(args: Args) -> Result<()> {
     };
     let report = detect_heads(&model.params, &options)?;
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        say!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
     let s = Style::stdout();
-    println!(
+    say!(
         "{}  {}  ·  {} random sequences of BOS ({}) + {} tokens, repeated{}",
         s.bold("glassbox heads"),
         args.model.display(),
@@ -64,14 +64,14 @@ pub fn run(args: Args) -> Result<()> {
         if report.distinct { " (distinct tokens)" } else { " (uniform random tokens)" }
     );
     for line in &report.interventions {
-        println!("{} {line}", s.yellow("intervention:"));
+        say!("{} {line}", s.yellow("intervention:"));
     }
-    println!(
+    say!(
         "  {}",
         s.dim("mean attention: previous-token i → i−1 · duplicate-token i → i−n · induction i → i−n+1 (second half)")
     );
-    println!();
-    println!(
+    say!();
+    say!(
         "  {}",
         s.dim(&format!(
             "{:<6} {:<5} {:<24} {:<24} {:<24}",
@@ -88,7 +88,7 @@ pub fn run(args: Args) -> Result<()> {
         }
     };
     for sc in &report.scores {
-        println!(
+        say!(
             "  {:<6} {:<5} {} {} {}",
             sc.layer,
             sc.head,
@@ -97,23 +97,23 @@ pub fn run(args: Args) -> Result<()> {
             cell(sc.induction)
         );
     }
-    println!();
+    say!();
     let best = |name: &str, f: &dyn Fn(&glassbox::inspect::heads::HeadScore) -> f32| {
         if let Some(b) = report.best(None, f) {
-            println!("  strongest {name:<16} blocks.{}.attn.head.{}  ({:.3})", b.layer, b.head, f(b));
+            say!("  strongest {name:<16} blocks.{}.attn.head.{}  ({:.3})", b.layer, b.head, f(b));
         }
     };
     best("previous-token", &|x| x.previous_token);
     best("duplicate-token", &|x| x.duplicate_token);
     best("induction", &|x| x.induction);
-    println!();
+    say!();
     let top = report.loss_uniform.max(report.loss_first).max(report.loss_second).max(1e-6);
-    println!("  {}", s.dim("next-token loss (nats), predicting r₂…rₙ:"));
-    println!("    first repetition   {:>7.4}  {}", report.loss_first, s.cyan(&bar(report.loss_first / top, 30)));
-    println!("    second repetition  {:>7.4}  {}", report.loss_second, s.cyan(&bar(report.loss_second / top, 30)));
-    println!("    uniform guess ln V {:>7.4}  {}", report.loss_uniform, s.dim(&bar(report.loss_uniform / top, 30)));
+    say!("  {}", s.dim("next-token loss (nats), predicting r₂…rₙ:"));
+    say!("    first repetition   {:>7.4}  {}", report.loss_first, s.cyan(&bar(report.loss_first / top, 30)));
+    say!("    second repetition  {:>7.4}  {}", report.loss_second, s.cyan(&bar(report.loss_second / top, 30)));
+    say!("    uniform guess ln V {:>7.4}  {}", report.loss_uniform, s.dim(&bar(report.loss_uniform / top, 30)));
     if report.loss_second < 0.5 * report.loss_first {
-        println!(
+        say!(
             "  {}",
             s.green(
                 "the second copy is predicted far better than the first: the model copies from context (induction)"

@@ -3,7 +3,7 @@
 //! the head: the top tokens, the rank and probability of the token the model finally
 //! predicts, and the KL divergence to the final distribution.
 
-use super::explain::{bar, fit, quoted, Style};
+use super::explain::{bar, fit, quoted, say, Style};
 use super::trace::{load, prompt_ids, InterventionArgs};
 use anyhow::Result;
 use glassbox::inspect::lens::lens;
@@ -39,7 +39,7 @@ pub fn run(args: Args) -> Result<()> {
     let interventions = args.interventions.parse(&model.config)?;
     let result = lens(&model.params, &ids, args.top, &interventions)?;
     if args.json {
-        println!("{}", serde_json::to_string(&result)?);
+        say!("{}", serde_json::to_string(&result)?);
         return Ok(());
     }
     let focus = args.position.unwrap_or(ids.len() - 1);
@@ -53,21 +53,21 @@ pub fn run(args: Args) -> Result<()> {
     }
     let s = Style::stdout();
     let tok = |id: u32| TokenText::new(tokenizer.as_ref(), id).display;
-    println!(
+    say!(
         "{}  {}  ·  softmax(ln_f(x) · wteᵀ) of the residual stream x after each layer",
         s.bold("glassbox lens"),
         args.model.display()
     );
     for line in interventions.describe() {
-        println!("{} {line}", s.yellow("intervention:"));
+        say!("{} {line}", s.yellow("intervention:"));
     }
 
     // the grid: top-1 token and its probability, per reading and position (the last 8 positions)
     let seq = ids.len();
     let cols: Vec<usize> = if seq <= 8 { (0..seq).collect() } else { (seq - 8..seq).collect() };
-    println!();
+    say!();
     let header: Vec<String> = cols.iter().map(|&p| fit(&format!("{p}: {}", quoted(&tok(ids[p]))), 16)).collect();
-    println!("  {}", s.dim(&format!("{:<28} {}", "reading \\ position", header.join(" "))));
+    say!("  {}", s.dim(&format!("{:<28} {}", "reading \\ position", header.join(" "))));
     for (name, cells) in result.layers.iter().zip(&result.cells) {
         let row: Vec<String> = cols
             .iter()
@@ -81,19 +81,19 @@ pub fn run(args: Args) -> Result<()> {
                 }
             })
             .collect();
-        println!("  {:<28} {}", name, row.join(" "));
+        say!("  {:<28} {}", name, row.join(" "));
     }
-    println!("  {}", s.dim("green: already the model's final prediction at that position"));
+    say!("  {}", s.dim("green: already the model's final prediction at that position"));
 
     // the detail of one position
     let final_token = result.final_tokens[focus];
-    println!();
-    println!(
+    say!();
+    say!(
         "  {} {}",
         s.bold(&format!("position {focus} {}", quoted(&tok(ids[focus])))),
         s.dim(&format!("→ the model finally predicts {}", quoted(&tok(final_token))))
     );
-    println!(
+    say!(
         "  {}",
         s.dim(&format!("{:<28} {:<44} {:>5} {:>8}  {:>8}", "reading", "top tokens", "rank", "p(final)", "KL(final‖·)"))
     );
@@ -101,7 +101,7 @@ pub fn run(args: Args) -> Result<()> {
     for (name, cells) in result.layers.iter().zip(&result.cells) {
         let c = &cells[focus];
         let tops: Vec<String> = c.top.iter().map(|t| format!("{} {:.2}", quoted(&tok(t.id)), t.prob)).collect();
-        println!(
+        say!(
             "  {:<28} {} {:>5} {:>8.4}  {:>8.4} {}",
             name,
             fit(&tops.join("  "), 44),

@@ -11,7 +11,7 @@
 //! A word of several tokens is the mean of its tokens' vectors (and the output says so);
 //! `#123` names token id 123.
 
-use super::explain::{bar, fit, quoted, Style};
+use super::explain::{bar, fit, quoted, say, Style};
 use super::trace::{load, InterventionArgs};
 use anyhow::Result;
 use glassbox::inspect::space::{analogy, context, map, neighbors, resolve_word, Neighbor, Word};
@@ -88,7 +88,7 @@ fn describe_word(w: &Word, tokenizer: Option<&Tokenizer>) -> String {
 fn neighbor_table(s: &Style, list: &[Neighbor], tokenizer: Option<&Tokenizer>) {
     for (rank, nb) in list.iter().enumerate() {
         let text = quoted(&TokenText::new(tokenizer, nb.id).display);
-        println!(
+        say!(
             "    {:>2}. {} {:>7}  {:>7.4}  {}",
             rank + 1,
             fit(&text, 18),
@@ -107,24 +107,21 @@ pub fn run(args: Args) -> Result<()> {
     match args.command {
         SpaceCommand::Neighbors { word, top, exact } => {
             let w = resolve_word(&word, tok, v, exact)?;
-            println!("{}  {}", s.bold("nearest tokens to"), describe_word(&w, tok));
-            println!(
-                "  {}",
-                s.dim("cosine similarity of token embeddings (rows of wte), the word's own tokens left out")
-            );
+            say!("{}  {}", s.bold("nearest tokens to"), describe_word(&w, tok));
+            say!("  {}", s.dim("cosine similarity of token embeddings (rows of wte), the word's own tokens left out"));
             neighbor_table(&s, &neighbors(&model.params, &w, top), tok);
         }
         SpaceCommand::Analogy { a, b, c, top, exact } => {
             let (wa, wb, wc) =
                 (resolve_word(&a, tok, v, exact)?, resolve_word(&b, tok, v, exact)?, resolve_word(&c, tok, v, exact)?);
-            println!("{}", s.bold(&format!("{a} − {b} + {c} ≈ ?")));
+            say!("{}", s.bold(&format!("{a} − {b} + {c} ≈ ?")));
             for w in [&wa, &wb, &wc] {
-                println!("  {}", s.dim(&describe_word(w, tok)));
+                say!("  {}", s.dim(&describe_word(w, tok)));
             }
             let result = analogy(&model.params, &wa, &wb, &wc, top);
-            println!("  {}", s.bold("leaving out the three query words (the usual convention):"));
+            say!("  {}", s.bold("leaving out the three query words (the usual convention):"));
             neighbor_table(&s, &result.with_exclusion, tok);
-            println!("  {}", s.bold("over every token (the query words often win: A − B + C stays near A and C):"));
+            say!("  {}", s.bold("over every token (the query words often win: A − B + C stays near A and C):"));
             neighbor_table(&s, &result.without_exclusion, tok);
         }
         SpaceCommand::Map { words, out, clusters, exact } => {
@@ -144,7 +141,7 @@ pub fn run(args: Args) -> Result<()> {
             let title = format!("token embeddings of {} — PCA", args.model.display());
             let svg = m.to_svg(&title, tok);
             glassbox::io::write_atomic(&out, |w| w.write_all(svg.as_bytes()))?;
-            println!(
+            say!(
                 "{} {} points to {}  ·  PC1 {:.1}% and PC2 {:.1}% of the variance",
                 s.bold("mapped"),
                 m.words.len(),
@@ -153,25 +150,25 @@ pub fn run(args: Args) -> Result<()> {
                 100.0 * m.projection.explained[1]
             );
             for w in multi {
-                println!("  {}", s.dim(&describe_word(w, tok)));
+                say!("  {}", s.dim(&describe_word(w, tok)));
             }
             for (w, (xy, cluster)) in m.words.iter().zip(m.projection.coords.iter().zip(&m.clusters)).take(40) {
                 let label =
                     if w.word.starts_with('#') { TokenText::new(tok, w.ids[0]).display } else { w.word.clone() };
-                println!("  {}  ({:>8.3}, {:>8.3})  group {}", fit(&label, 16), xy[0], xy[1], cluster);
+                say!("  {}  ({:>8.3}, {:>8.3})  group {}", fit(&label, 16), xy[0], xy[1], cluster);
             }
             if m.words.len() > 40 {
-                println!("  {}", s.dim(&format!("… and {} more in the SVG", m.words.len() - 40)));
+                say!("  {}", s.dim(&format!("… and {} more in the SVG", m.words.len() - 40)));
             }
         }
         SpaceCommand::Context { word, texts, interventions } => {
             let interventions = interventions.parse(&model.config)?;
             let report = context(&model.params, tok, &word, &texts, &interventions)?;
-            println!("{}", s.bold(&format!("'{word}' in {} sentences, layer by layer", texts.len())));
+            say!("{}", s.bold(&format!("'{word}' in {} sentences, layer by layer", texts.len())));
             for (i, t) in report.texts.iter().enumerate() {
                 let tokens: Vec<String> = t.ids.iter().map(|&id| quoted(&TokenText::new(tok, id).display)).collect();
                 let note = if t.ids.len() > 1 { " (mean of these tokens)" } else { "" };
-                println!(
+                say!(
                     "  {} {}  {}",
                     s.cyan(&format!("[{}]", i + 1)),
                     t.text,
@@ -179,25 +176,25 @@ pub fn run(args: Args) -> Result<()> {
                 );
             }
             for line in interventions.describe() {
-                println!("  {} {line}", s.yellow("intervention:"));
+                say!("  {} {line}", s.yellow("intervention:"));
             }
             let n = texts.len();
             let pairs: Vec<(usize, usize)> = (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).collect();
             let header: Vec<String> =
                 pairs.iter().take(6).map(|(i, j)| format!("{:>14}", format!("cos [{}]·[{}]", i + 1, j + 1))).collect();
-            println!();
-            println!("  {}", s.dim(&format!("{:<30} {}", "layer", header.join(" "))));
+            say!();
+            say!("  {}", s.dim(&format!("{:<30} {}", "layer", header.join(" "))));
             for (l, name) in report.layers.iter().enumerate() {
                 let cells: Vec<String> =
                     pairs.iter().take(6).map(|&(i, j)| format!("{:>14.4}", report.similarity[l][i][j])).collect();
                 let first = report.similarity[l][pairs[0].0][pairs[0].1];
-                println!("  {:<30} {}  {}", name, cells.join(" "), s.cyan(&bar(first.max(0.0), 20)));
+                say!("  {:<30} {}  {}", name, cells.join(" "), s.cyan(&bar(first.max(0.0), 20)));
             }
-            println!(
+            say!(
                 "  {}",
                 s.dim("hook_embed is the token embedding wte[id] alone: context-free, so the same token gives exactly 1.0000;")
             );
-            println!(
+            say!(
                 "  {}",
                 s.dim("blocks.0.hook_resid_pre adds the position embedding; each block then mixes in the context")
             );

@@ -128,6 +128,7 @@ fn train(args: TrainArgs) -> Result<()> {
     if !ids.is_empty() {
         println!("the corpus is {} tokens: {:.2} bytes per token", ids.len(), text.len() as f64 / ids.len() as f64);
     }
-    println!("try: glassbox tokenize --tokenizer {} \"Some text\" --explain", args.out.display());
+    let explain = if matches!(tok, Tokenizer::Bpe(_)) { " --explain" } else { "" };
+    println!("try: glassbox tokenize --tokenizer {} \"Some text\"{explain}", args.out.display());
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! Also home to what the inspection commands share: loading a model with its tokenizer,
 //! turning a prompt or `--ids` into ids, and the intervention flags.
 
-use super::explain::Style;
+use super::explain::{say, Style};
 use anyhow::Result;
 use glassbox::inspect::hooks::{all_hooks, select_hooks, Hook};
 use glassbox::inspect::intervention::Interventions;
@@ -142,9 +142,9 @@ pub fn run(args: Args) -> Result<()> {
         (ids, batch, seq)
     };
     if args.list {
-        println!("{}", style.bold(&format!("hooks of {} for {batch}×{seq} tokens", args.model.display())));
+        say!("{}", style.bold(&format!("hooks of {} for {batch}×{seq} tokens", args.model.display())));
         for hook in all_hooks(config) {
-            println!("  {:<36} {:?}", hook.name(), hook.shape(config, batch, seq));
+            say!("  {:<36} {:?}", hook.name(), hook.shape(config, batch, seq));
         }
         return Ok(());
     }
@@ -162,7 +162,7 @@ pub fn run(args: Args) -> Result<()> {
     traced.write(&out, &metadata)?;
 
     let bytes: usize = traced.tensors.iter().map(|t| t.values.len() * 4).sum();
-    println!(
+    say!(
         "{} {} tensors ({}) for {} to {}",
         style.bold("wrote"),
         traced.tensors.len(),
@@ -171,10 +171,10 @@ pub fn run(args: Args) -> Result<()> {
         out.display()
     );
     for line in options.interventions.describe() {
-        println!("  {} {line}", style.yellow("intervention:"));
+        say!("  {} {line}", style.yellow("intervention:"));
     }
     if let Some(loss) = traced.loss {
-        println!("  next-token loss {loss:.4} (gradients as grad.transformer.<parameter>)");
+        say!("  next-token loss {loss:.4} (gradients as grad.transformer.<parameter>)");
     }
     // one line per hook kind, the layers collapsed: blocks.{0..11}.attn.hook_pattern [12, 5, 5]
     let mut groups: Vec<(String, Vec<usize>, Vec<usize>)> = Vec::new();
@@ -194,9 +194,9 @@ pub fn run(args: Args) -> Result<()> {
             (Some(a), Some(b)) => key.replace("{L}", &format!("{{{a}..{b}}}")),
             _ => key.clone(),
         };
-        println!("  {:<44} {}", name, style.dim(&format!("{shape:?}")));
+        say!("  {:<44} {}", name, style.dim(&format!("{shape:?}")));
     }
-    println!(
+    say!(
         "{}",
         style.dim(&format!(
             "open it with: from safetensors.numpy import load_file; t = load_file(\"{}\")",

@@ -50,7 +50,9 @@ pub fn scatter_svg(title: &str, x_label: &str, y_label: &str, points: &[Point]) 
     }
     let span_x = (max_x - min_x).max(1e-6);
     let span_y = (max_y - min_y).max(1e-6);
-    let sx = |x: f32| margin + (x - min_x) / span_x * (width - 2.0 * margin);
+    // room on the right for the labels of the rightmost points
+    let right = 160.0f32;
+    let sx = |x: f32| margin + (x - min_x) / span_x * (width - margin - right);
     // SVG's y grows downwards
     let sy = |y: f32| height - margin - (y - min_y) / span_y * (height - 2.0 * margin);
     let mut svg = String::new();
@@ -72,13 +74,13 @@ pub fn scatter_svg(title: &str, x_label: &str, y_label: &str, points: &[Point]) 
     let _ = writeln!(
         svg,
         r##"  <g stroke="#bbbbbb" stroke-width="1"><line x1="{margin}" y1="{oy:.1}" x2="{:.1}" y2="{oy:.1}"/><line x1="{ox:.1}" y1="{margin}" x2="{ox:.1}" y2="{:.1}"/></g>"##,
-        width - margin,
+        width - right,
         height - margin
     );
     let _ = writeln!(
         svg,
         r##"  <text x="{:.1}" y="{:.1}" font-size="13" text-anchor="end" fill="#555555">{}</text>"##,
-        width - margin,
+        width - right,
         height - margin + 40.0,
         xml_escape(x_label)
     );

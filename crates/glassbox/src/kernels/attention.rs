@@ -40,20 +40,13 @@ pub fn attention_forward(
                 let q = &qkv[row_of(t)..row_of(t) + d_head];
                 let score_row = &mut scores_bh[t * seq..(t + 1) * seq];
                 keys.dots(&mut score_row[..=t], q);
-                let mut max = f32::NEG_INFINITY;
                 for score in &mut score_row[..=t] {
                     *score *= scale;
-                    max = max.max(*score);
                 }
                 score_row[t + 1..].fill(f32::NEG_INFINITY);
                 let weights = &mut pattern_bh[t * seq..(t + 1) * seq];
-                for (w, &score) in weights[..=t].iter_mut().zip(&score_row[..=t]) {
-                    *w = super::exp(score - max);
-                }
-                let inv = 1.0 / weights[..=t].iter().sum::<f32>();
-                for w in &mut weights[..=t] {
-                    *w *= inv;
-                }
+                weights[..=t].copy_from_slice(&score_row[..=t]);
+                super::softmax::softmax_in_place(&mut weights[..=t], 1.0);
                 weights[t + 1..].fill(0.0);
                 // SAFETY: task (b, h) alone writes columns h·d_head..(h+1)·d_head of row (b, t).
                 let z_t = unsafe { z_out.slice((b * seq + t) * c + h * d_head, d_head) };
@@ -120,7 +113,7 @@ pub fn attention_backward(
             let weights = &pattern_bh[t * seq..t * seq + t + 1];
             let ds_row = &mut ds[t * seq..t * seq + t + 1];
             values.dots(ds_row, &dz[dz_of(t)..dz_of(t) + d_head]);
-            let weighted: f32 = weights.iter().zip(ds_row.iter()).map(|(w, d)| w * d).sum();
+            let weighted = dot(weights, ds_row);
             for (d, &w) in ds_row.iter_mut().zip(weights) {
                 *d = w * (*d - weighted) * scale;
             }
