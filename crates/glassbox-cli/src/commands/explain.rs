@@ -131,6 +131,12 @@ pub fn fit(text: &str, cols: usize) -> String {
     format!("{out}{}", " ".repeat(cols.saturating_sub(width(&out))))
 }
 
+/// Moves a padded cell's trailing spaces to the front (right-aligns it over numbers).
+pub fn right(cell: &str) -> String {
+    let text = cell.trim_end();
+    format!("{}{text}", " ".repeat(cell.len() - text.len()))
+}
+
 /// A token for a table: its display form in quotes (`"␣the"` keeps the space visible).
 pub fn quoted(display: &str) -> String {
     format!("\"{display}\"")
@@ -223,6 +229,18 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
     for line in &walk.interventions {
         say!("{} {line}", s.yellow("intervention:"));
     }
+    // long prompts: the per-position tables show the first 4 and the last 12 positions (and the focus)
+    let rows: Vec<usize> = if seq <= 16 {
+        (0..seq).collect()
+    } else {
+        let mut r: Vec<usize> = (0..4).chain(seq - 12..seq).collect();
+        if !r.contains(&focus) {
+            r.push(focus);
+            r.sort_unstable();
+        }
+        r
+    };
+    let skipped = |i: usize| i > 0 && rows[i] != rows[i - 1] + 1;
     let mut chapter = 0;
     let mut next = || {
         chapter += 1;
@@ -263,7 +281,11 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
         "   {}",
         s.dim(&format!("pos  token         ‖wte[id]‖ ‖wpe[pos]‖      ‖x‖   x[0..{}]", walk.embedding.dims_shown))
     );
-    for (r, t) in walk.embedding.rows.iter().zip(&walk.tokens) {
+    for (i, &p) in rows.iter().enumerate() {
+        let (r, t) = (&walk.embedding.rows[p], &walk.tokens[p]);
+        if skipped(i) {
+            say!("   {}", s.dim("…"));
+        }
         say!(
             "   {:>3}  {}  {:>8.3}  {:>8.3}  {:>8.3}  {}",
             r.position,
@@ -293,7 +315,10 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
         for chunk in block.attention.heads.chunks(4) {
             let header: Vec<String> = chunk.iter().map(|h| fit(&format!("head {}: reads", h.head), 24)).collect();
             say!("   {}", s.dim(&format!("pos  token        {}", header.join(" "))));
-            for q in 0..seq {
+            for (i, &q) in rows.iter().enumerate() {
+                if skipped(i) {
+                    say!("   {}", s.dim("…"));
+                }
                 let cells: Vec<String> = chunk
                     .iter()
                     .map(|h| {
@@ -370,7 +395,7 @@ fn render(walk: &Walkthrough, model_name: &str, dims: usize) {
     let max_norm = walk.residual.norms.iter().flatten().copied().fold(0f32, f32::max).max(1e-6);
     let shown: Vec<usize> = if seq <= 8 { (0..seq).collect() } else { vec![0, seq / 2, focus] };
     let header: Vec<String> =
-        shown.iter().map(|&p| fit(&format!("{p}: {}", quoted(&token(walk, walk.tokens[p].id))), 12)).collect();
+        shown.iter().map(|&p| right(&fit(&format!("{p}: {}", quoted(&token(walk, walk.tokens[p].id))), 12))).collect();
     say!("   {}", s.dim(&format!("{:<34} {}   ‖x‖ at position {focus}", "stage", header.join(" "))));
     for (stage, norms) in walk.residual.stages.iter().zip(&walk.residual.norms) {
         let cells: Vec<String> = shown.iter().map(|&p| format!("{:>12.3}", norms[p])).collect();
@@ -461,7 +486,7 @@ fn layer_norm(s: &Style, title: &str, ln: &LayerNormFocus, focus_label: &str, di
     );
     say!("     γ      {}", numbers(&ln.gamma, dims));
     say!("     β      {}", numbers(&ln.beta, dims));
-    say!("     {}  {}", s.bold("out"), numbers(&ln.normalized, dims));
+    say!("     {}    {}", s.bold("out"), numbers(&ln.normalized, dims));
     say!("     {}", s.dim("out = (x − E[x]) / sqrt(Var[x] + ε) · γ + β"));
 }
 
