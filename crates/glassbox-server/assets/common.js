@@ -152,9 +152,11 @@ export function partText(p) {
 /** A token chip: text above, id below. */
 export function tokenChip(view, opts = {}) {
   const partial = view && !view.whole;
+  // a token holding part of a character names that character under its bytes
+  const ch = ((view && view.parts) || []).map((p) => p.part_of).find((c) => c);
   const chip = el("span", { class: "tok" + (partial ? " partial" : "") + (opts.focus ? " focus" : "") },
     el("span", { class: "txt", text: tokenText(view) }),
-    el("span", { class: "id", text: opts.sub ?? String(view.id) }));
+    el("span", { class: "id", text: opts.sub ?? (ch ? `${view.id} · ${ch}` : String(view.id)) }));
   hover(chip, () => tokenReceipt(view) + (opts.extra ? "<br>" + opts.extra : ""));
   if (opts.onclick) chip.addEventListener("click", opts.onclick);
   return chip;

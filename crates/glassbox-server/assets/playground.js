@@ -87,7 +87,9 @@ function renderAlts() {
   const i = S.selected, step = S.steps[i];
   body.className = "";
   const head = el("div", { class: "small muted", style: { marginBottom: "6px" }, text: t("pg_at", { i: S.promptIds.length + i, tok: tokenText(step.token), p: pct(step.p) }) });
-  const rows = step.top.map((alt) => {
+  // The five the model weighed most, and the chosen token if sampling picked another.
+  const list = step.top.some((a) => a.id === step.id) ? step.top : [...step.top, { id: step.id, p: step.p, token: step.token }];
+  const rows = list.map((alt) => {
     const chosen = alt.id === step.id;
     return el("div", { class: "alt" + (chosen ? " chosen" : ""), dataset: { id: String(alt.id), p: String(alt.p) } },
       el("span", { class: "label", text: tokenText(alt.token) }),
@@ -137,7 +139,7 @@ async function run(body) {
     await stream("/api/generate", { ...settings(), ...body }, (name, data) => {
       if (name === "start") { S.promptIds = data.ids; S.promptViews = data.tokens; schedule(); }
       else if (name === "token") { S.steps.push(data); setStatus("pg_status_running", { n: S.steps.length }); schedule(); }
-      else if (name === "done") { S.done = data; setStatus("pg_status_done", { n: S.steps.length, why: data.reason }); }
+      else if (name === "done") { S.done = data; setStatus("pg_status_done", { n: S.steps.length, why: t("stop_" + data.stop) }); }
       else if (name === "error") throw new Error(data.error.message);
     }, ctrl.signal);
     document.body.dataset.pg = "done";
@@ -174,7 +176,12 @@ async function main() {
   $("#pg-form").addEventListener("submit", (e) => { e.preventDefault(); run({ prompt: prompt.value }); });
   prompt.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) { e.preventDefault(); run({ prompt: prompt.value }); } });
   $("#pg-stop").addEventListener("click", () => { if (S.running) S.running.abort(); });
-  onLang(() => { applyStatic(); render(); if (S.status) setStatus(...S.status); });
+  onLang(() => {
+    applyStatic();
+    render();
+    if (S.done) setStatus("pg_status_done", { n: S.steps.length, why: t("stop_" + S.done.stop) });
+    else if (S.status) setStatus(...S.status);
+  });
   document.body.dataset.ready = "1";
   render();
   if (params.has("run")) run({ prompt: prompt.value });

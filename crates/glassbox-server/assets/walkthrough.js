@@ -1,7 +1,7 @@
 // The walkthrough: the user's prompt through this model, stage by stage, with the real
 // tensors (from /api/walkthrough), in chapters. ← → step through them.
 import {
-  $, api, applyStatic, count, css, el, esc, figure, fmt, heatmap, hover, inkFor, lang, maxAbs,
+  $, api, applyStatic, count, css, el, esc, figure, fmt, heatmap, hideTip, hover, inkFor, lang, maxAbs,
   onLang, partText, pct, seqColor, setupPage, t, tokenChip, tokenReceipt, tokenText,
 } from "./common.js";
 import { CHAPTERS } from "./i18n.js";
@@ -76,7 +76,7 @@ async function load() {
  */
 function adapt(res) {
   const w = res.walkthrough, info = res.model;
-  const T = w.tokens.length, C = w.model.n_embd, L = res.layer, V = w.model.vocab_size;
+  const T = w.tokens.length, C = w.model.n_embd, L = res.layer;
   const square = (jagged, fill) => {
     const out = new Array(T * T).fill(fill);
     jagged.forEach((row, q) => row.forEach((v, k) => { out[q * T + k] = v; }));
@@ -85,8 +85,8 @@ function adapt(res) {
   const rows = (key, name) => ({ name, shape: [T, C], data: w.embedding.rows.flatMap((r) => r[key]) });
   const tensor = (suffix) => res.tensors[`blocks.${L}.${suffix}`];
   const ln = (f) => ({ ...f, eps: f.epsilon });
-  const logits = new Array(V);
-  for (const l of w.logits.top) logits[l.id] = l.logit;
+  const logits = res.focus_logits;
+  const order = [...logits.keys()].sort((a, b) => logits[b] - logits[a] || a - b);
   const views = {};
   for (const [id, v] of Object.entries(w.vocab)) views[id] = vocabView(v);
   return {
@@ -126,7 +126,7 @@ function adapt(res) {
       resid_post: tensor("hook_resid_post"),
     },
     ln_final: ln(w.ln_f),
-    logits: { position: w.logits.position, values: logits, top: w.logits.top.map((l) => l.id), max: w.logits.max, min: w.logits.min, mean: w.logits.mean },
+    logits: { position: w.logits.position, values: logits, top: order, max: w.logits.max, min: w.logits.min, mean: w.logits.mean },
     lens: w.lens,
     vocab: views,
   };
@@ -281,6 +281,7 @@ function controlsFor(id) {
 
 function render() {
   if (!S.data) return;
+  hideTip(); // its element may be about to go
   renderStrip();
   renderPipeline();
   renderChapter();

@@ -258,7 +258,7 @@ async fn generate_inner(state: Arc<AppState>, body: Result<Bytes, BytesRejection
                 }
                 GenEvent::Finished(reason) => event(
                     "done",
-                    json!({"finish_reason": reason.finish_reason(), "reason": reason.describe(), "tokens": index}),
+                    json!({"finish_reason": reason.finish_reason(), "stop": format!("{reason:?}"), "reason": reason.describe(), "tokens": index}),
                 ),
                 GenEvent::Failed(err) => event("error", ApiError::engine(err).body()),
             };

@@ -273,13 +273,12 @@ fn the_walkthrough_json_is_the_engine_s_forward_pass() {
             }
         }
     }
-    // Every logit of the focused position, best first.
-    let top = w["logits"]["top"].as_array().unwrap();
-    assert_eq!(top.len(), v);
-    for entry in top {
+    // The largest logits, best first, and every logit of the focused position.
+    for entry in w["logits"]["top"].as_array().unwrap() {
         let id = entry["id"].as_u64().unwrap() as usize;
         assert_eq!(entry["logit"].as_f64().unwrap() as f32, acts.logits[4 * v + id]);
     }
+    assert_eq!(floats(&page["focus_logits"]), acts.logits[4 * v..5 * v]);
     let predicted = glassbox::sample::argmax(&acts.logits[4 * v..5 * v]);
     assert_eq!(w["lens"]["cells"][2][4]["top"][0]["id"], predicted, "the lens's last row is the model's output");
     assert_eq!(w["tokens"][0]["text"], "T");
@@ -325,7 +324,7 @@ fn conformance_models_work_with_ids_and_with_gpt2_s_vocabulary() {
     assert!(!partial.is_empty(), "你好 takes byte-level pieces: {t}");
     assert!(partial.iter().all(|p| p["parts"].as_array().unwrap().iter().any(|x| x["part_of"].is_string())));
     let w = post(server.addr, "/api/walkthrough", &json!({"prompt": "Hello 你好"})).json();
-    assert_eq!(w["walkthrough"]["logits"]["top"].as_array().unwrap().len(), 50257);
+    assert_eq!(w["focus_logits"].as_array().unwrap().len(), 50257);
     let parts: Vec<&Value> =
         w["walkthrough"]["tokens"].as_array().unwrap().iter().filter(|t| t["part_of"].is_string()).collect();
     assert!(!parts.is_empty());
@@ -388,7 +387,7 @@ fn a_model_rewritten_by_training_is_reloaded() {
     std::thread::sleep(Duration::from_millis(20)); // a different modification time
     write_char_model(dir.path(), 2, 2, 32, 32, 99);
     let after = post(server.addr, "/api/walkthrough", &json!({"prompt": "To"})).json();
-    assert_ne!(before["walkthrough"]["logits"], after["walkthrough"]["logits"]);
+    assert_ne!(before["focus_logits"], after["focus_logits"]);
     assert_eq!(get(server.addr, "/api/stats").json()["model_reloads"], 1);
 }
 

@@ -20,8 +20,8 @@ pub fn layer_norm_forward(
     epsilon: f32,
 ) {
     let row = |(((o, m), s), x): (((&mut [f32], &mut f32), &mut f32), &[f32])| {
-        let mu = x.iter().sum::<f32>() / c as f32;
-        let var = x.iter().map(|v| (v - mu) * (v - mu)).sum::<f32>() / c as f32;
+        let mu = super::sum_zip(x, x, |v, _| v) / c as f32;
+        let var = super::sum_zip(x, x, |v, _| (v - mu) * (v - mu)) / c as f32;
         let r = 1.0 / (var + epsilon).sqrt();
         for (((o, &x), &w), &b) in o.iter_mut().zip(x).zip(weight).zip(bias) {
             *o = (x - mu) * r * w + b;
@@ -109,16 +109,23 @@ fn rows_backward(
         let x = &inp[r * c..(r + 1) * c];
         let d = &dout[r * c..(r + 1) * c];
         let (mu, rs) = (mean[r], rstd[r]);
-        let mut dnorm_mean = 0f32;
-        let mut dnorm_norm_mean = 0f32;
-        for i in 0..c {
-            let norm = (x[i] - mu) * rs;
-            let dnorm = weight[i] * d[i];
-            dnorm_mean += dnorm;
-            dnorm_norm_mean += dnorm * norm;
+        // with g = γ·dout: mean(g) and mean(g·x̂), in sixteen lanes (so they vectorize)
+        let (mut sum_g, mut sum_gx) = ([0f32; 16], [0f32; 16]);
+        let whole = c / 16 * 16;
+        for i0 in (0..whole).step_by(16) {
+            for j in 0..16 {
+                let g = weight[i0 + j] * d[i0 + j];
+                sum_g[j] += g;
+                sum_gx[j] += g * (x[i0 + j] - mu) * rs;
+            }
         }
-        dnorm_mean /= c as f32;
-        dnorm_norm_mean /= c as f32;
+        for i in whole..c {
+            let g = weight[i] * d[i];
+            sum_g[0] += g;
+            sum_gx[0] += g * (x[i] - mu) * rs;
+        }
+        let dnorm_mean = sum_g.iter().sum::<f32>() / c as f32;
+        let dnorm_norm_mean = sum_gx.iter().sum::<f32>() / c as f32;
         for i in 0..c {
             let norm = (x[i] - mu) * rs;
             let dnorm = weight[i] * d[i];

@@ -63,6 +63,31 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc[0] + sum
 }
 
+/// Σ f(a_i, b_i) over two equally long rows, in sixteen lanes so that it vectorizes (a
+/// plain running sum is a chain of dependent adds); pairwise at the end.
+#[inline(always)]
+pub fn sum_zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [0f32; 16];
+    let chunks = a.len() / 16;
+    for i in 0..chunks {
+        let (x, y) = (&a[i * 16..i * 16 + 16], &b[i * 16..i * 16 + 16]);
+        for j in 0..16 {
+            acc[j] += f(x[j], y[j]);
+        }
+    }
+    let mut rest = 0f32;
+    for j in chunks * 16..a.len() {
+        rest += f(a[j], b[j]);
+    }
+    for width in [8, 4, 2, 1] {
+        for j in 0..width {
+            acc[j] += acc[j + width];
+        }
+    }
+    acc[0] + rest
+}
+
 /// e^x in float32, written without branches so that loops over it vectorize (eight lanes
 /// with AVX2) — the exponentials of softmax and GELU's tanh are otherwise the slowest part
 /// of a small model's step. Cody–Waite reduction x = n·ln2 + r, |r| ≤ ln2/2, then Cephes'

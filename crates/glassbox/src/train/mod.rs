@@ -9,6 +9,7 @@
 //! - [`data`]: text files, tokenizers, token cache, train/validation split, batches.
 //! - [`tasks`]: the built-in tasks and their exact-answer accuracy.
 //! - [`adamw`]: AdamW and global-norm clipping. [`schedule`]: warmup + cosine.
+//! - [`step`]: one optimizer step (data-parallel for small models).
 //! - [`trainer`]: the loop, its options and callbacks, create and resume.
 //! - [`checkpoint`]: `train_state.safetensors`. [`run_dir`]: the run directory and its log.
 
@@ -17,14 +18,16 @@ pub mod checkpoint;
 pub mod data;
 pub mod run_dir;
 pub mod schedule;
+pub mod step;
 pub mod tasks;
 pub mod trainer;
 
 pub use adamw::{clip_factor, global_norm, AdamW, AdamWConfig};
 pub use data::{Batch, Dataset, TextData, TokenizerSpec};
 pub use schedule::LrSchedule;
+pub use step::StepWorkspace;
 pub use tasks::{Task, TaskKind, TASK_NAMES};
 pub use trainer::{
-    DataSource, EvalReport, Event, NewRun, OptionChanges, ResumeRequest, ShapeRequest, StepReport, StepWorkspace,
-    TrainOptions, Trainer,
+    DataSource, EvalReport, Event, NewRun, OptionChanges, ResumeRequest, ShapeRequest, StepReport, TrainOptions,
+    Trainer,
 };

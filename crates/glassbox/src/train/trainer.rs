@@ -14,7 +14,8 @@
 //! moments, the data RNG, the step — is in the checkpoint, so a resumed run computes
 //! exactly what the uninterrupted one would have (for a given thread count).
 
-use super::adamw::{clip_factor, global_norm, AdamW, AdamWConfig};
+use super::adamw::{AdamW, AdamWConfig};
+use super::step::StepWorkspace;
 use super::checkpoint::{atomic_disk, load_state, save_state, Disk, StateRef};
 use super::data::{
     accuracy_prompts, load_token_cache, read_text, save_token_cache, split_point, Batch, CacheKey, Dataset, TextData,
@@ -26,7 +27,7 @@ use super::tasks::Task;
 use crate::config::GptConfig;
 use crate::error::{Error, Result};
 use crate::io::{load_model, save_model};
-use crate::model::{backward, forward, loss, Activations, Gradients, Params};
+use crate::model::{forward, loss, Activations, Params};
 use crate::rng::Rng;
 use crate::tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
@@ -343,47 +344,6 @@ pub struct Trainer {
     last_eval: Option<EvalReport>,
 }
 
-/// The buffers of one training step and the step itself, apart from where the batches
-/// come from (the trainer draws them from its data; `bench train` uses fixed ones):
-/// zero the gradients, add each micro-batch's, then clip and take an AdamW step.
-pub struct StepWorkspace {
-    pub grads: Gradients,
-    /// The activations of the last forward pass (also reused by evaluation).
-    pub acts: Activations,
-}
-
-impl StepWorkspace {
-    pub fn new(config: &GptConfig, rows: usize, seq: usize) -> Self {
-        StepWorkspace { grads: Gradients::new(config), acts: Activations::new(config, rows, seq) }
-    }
-
-    /// Starts a step: zeroes the gradients.
-    pub fn begin(&mut self) {
-        self.grads.zero();
-    }
-
-    /// Forward pass over `batch`; if its mean loss is finite, the backward pass adds
-    /// `loss_scale` × its gradient. Returns the loss.
-    pub fn accumulate(&mut self, params: &Params, batch: &Batch, loss_scale: f32) -> Result<f32> {
-        forward(params, &batch.ids, batch.rows, batch.seq, &mut self.acts)?;
-        let batch_loss = loss(&mut self.acts, &batch.targets, params.config.vocab_size);
-        if batch_loss.is_finite() {
-            backward(params, &self.acts, &batch.targets, &mut self.grads, loss_scale);
-        }
-        Ok(batch_loss)
-    }
-
-    /// The global L2 norm of the accumulated gradients.
-    pub fn grad_norm(&self) -> f32 {
-        global_norm(&self.grads.params.flat())
-    }
-
-    /// Clips the gradients (whose norm is `norm`) to `max_norm` and takes one AdamW step.
-    pub fn apply(&self, params: &mut Params, optimizer: &mut AdamW, norm: f32, lr: f64, max_norm: f32) {
-        optimizer.step(params.flat_mut(), &self.grads.params.flat(), lr, clip_factor(norm, max_norm));
-    }
-}
-
 /// The seed of the data order, kept apart from the weights' seed.
 fn data_seed(seed: u64) -> u64 {
     seed ^ 0xDA7A_DA7A_DA7A_DA7A
@@ -687,8 +647,9 @@ impl Trainer {
         let vocab = self.config.vocab_size;
         let mut total = 0f64;
         for batch in &self.val_batches {
-            forward(&self.params, &batch.ids, batch.rows, batch.seq, &mut self.work.acts)?;
-            total += loss(&mut self.work.acts, &batch.targets, vocab) as f64;
+            let acts = self.work.activations();
+            forward(&self.params, &batch.ids, batch.rows, batch.seq, acts)?;
+            total += loss(acts, &batch.targets, vocab) as f64;
         }
         let val_loss = (total / self.val_batches.len() as f64) as f32;
         let accuracy = match &self.task {

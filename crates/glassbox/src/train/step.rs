@@ -1,0 +1,181 @@
+//! One training step, apart from where its batches come from: zero the gradients, run each
+//! micro-batch forward and backward (adding its gradient), then measure the global norm,
+//! clip, and take an AdamW step. Pipeline position: the inside of the training loop (and of
+//! `bench train`).
+//!
+//! Small models are trained data-parallel: with N worker threads the batch is cut into N
+//! shards, each runs forward and backward on one thread with its own activations and
+//! gradients (tiny matrix products split across threads cost more in synchronisation than
+//! they gain), and the shards' gradients are summed in a fixed order. Large models run one
+//! shard whose matrix products use every thread. Either way the result depends only on the
+//! seed and the thread count.
+
+use super::adamw::{clip_factor, global_norm, AdamW};
+use super::data::Batch;
+use crate::config::GptConfig;
+use crate::error::Result;
+use crate::model::{backward, forward, loss, Activations, Gradients, Params};
+use rayon::prelude::*;
+
+/// Models up to this many parameters train data-parallel (one shard per thread).
+const DATA_PARALLEL_MAX_PARAMS: usize = 16_000_000;
+
+/// One shard's buffers, and the one-thread pool it runs in (data-parallel only).
+struct Shard {
+    grads: Gradients,
+    acts: Activations,
+    pool: Option<rayon::ThreadPool>,
+}
+
+/// The buffers of a training step, allocated once and reused.
+pub struct StepWorkspace {
+    shards: Vec<Shard>,
+}
+
+impl StepWorkspace {
+    /// Buffers for micro-batches of `rows` sequences of `seq` tokens.
+    pub fn new(config: &GptConfig, rows: usize, seq: usize) -> Self {
+        let threads = rayon::current_num_threads();
+        let count = if config.num_params() <= DATA_PARALLEL_MAX_PARAMS { threads.min(rows).max(1) } else { 1 };
+        let pools: Option<Vec<rayon::ThreadPool>> = (count > 1)
+            .then(|| (0..count).map(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().ok()).collect())
+            .flatten();
+        let shards = match pools {
+            Some(pools) => pools
+                .into_iter()
+                .enumerate()
+                .map(|(i, pool)| Shard {
+                    grads: Gradients::new(config),
+                    acts: Activations::new(config, shard_rows(rows, count, i).len(), seq),
+                    pool: Some(pool),
+                })
+                .collect(),
+            None => vec![Shard { grads: Gradients::new(config), acts: Activations::new(config, rows, seq), pool: None }],
+        };
+        StepWorkspace { shards }
+    }
+
+    /// How many shards a step is cut into.
+    pub fn shards(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// An activation arena to borrow between steps (evaluation reuses it).
+    pub fn activations(&mut self) -> &mut Activations {
+        &mut self.shards[0].acts
+    }
+
+    /// Starts a step: zeroes the gradients.
+    pub fn begin(&mut self) {
+        self.shards.par_iter_mut().for_each(|s| s.grads.zero());
+    }
+
+    /// Forward pass over `batch`; where the loss is finite, the backward pass adds
+    /// `loss_scale` × its gradient. Returns the mean loss over the batch's counted targets.
+    pub fn accumulate(&mut self, params: &Params, batch: &Batch, loss_scale: f32) -> Result<f32> {
+        let seq = batch.seq;
+        let count = self.shards.len();
+        let counted_total = batch.targets.iter().filter(|&&t| t >= 0).count().max(1);
+        let results: Vec<Result<(f32, usize)>> = self
+            .shards
+            .par_iter_mut()
+            .enumerate()
+            .map(|(i, shard)| {
+                let rows = shard_rows(batch.rows, count, i);
+                let ids = &batch.ids[rows.start * seq..rows.end * seq];
+                let targets = &batch.targets[rows.start * seq..rows.end * seq];
+                let counted = targets.iter().filter(|&&t| t >= 0).count();
+                // each shard's mean is over its own targets: weigh it by its share
+                let scale = loss_scale * counted as f32 / counted_total as f32;
+                let Shard { grads, acts, pool } = shard;
+                let mut work = || -> Result<(f32, usize)> {
+                    forward(params, ids, rows.len(), seq, acts)?;
+                    let shard_loss = loss(acts, targets, params.config.vocab_size);
+                    if shard_loss.is_finite() && counted > 0 {
+                        backward(params, acts, targets, grads, scale);
+                    }
+                    Ok((shard_loss, counted))
+                };
+                match pool {
+                    Some(pool) => pool.install(work),
+                    None => work(),
+                }
+            })
+            .collect();
+        let mut total = 0f64;
+        for result in results {
+            let (shard_loss, counted) = result?;
+            if counted > 0 {
+                total += shard_loss as f64 * counted as f64;
+            }
+        }
+        Ok((total / counted_total as f64) as f32)
+    }
+
+    /// Sums the shards' gradients into the first and returns their global L2 norm.
+    pub fn grad_norm(&mut self) -> f32 {
+        let (first, rest) = self.shards.split_first_mut().expect("at least one shard");
+        if !rest.is_empty() {
+            let sum = first.grads.params.flat_mut();
+            let parts: Vec<&[f32]> = rest.iter_mut().map(|s| &*s.grads.params.flat_mut()).collect();
+            sum.par_chunks_mut(1 << 14).enumerate().for_each(|(block, out)| {
+                let start = block * (1 << 14);
+                for part in &parts {
+                    crate::kernels::axpy(out, 1.0, &part[start..start + out.len()]);
+                }
+            });
+        }
+        global_norm(&first.grads.params.flat())
+    }
+
+    /// The summed gradients (after [`grad_norm`](Self::grad_norm)).
+    pub fn gradients(&self) -> &Gradients {
+        &self.shards[0].grads
+    }
+
+    /// Clips the gradients (whose norm is `norm`) to `max_norm` and takes one AdamW step.
+    pub fn apply(&self, params: &mut Params, optimizer: &mut AdamW, norm: f32, lr: f64, max_norm: f32) {
+        optimizer.step(params.flat_mut(), &self.gradients().params.flat(), lr, clip_factor(norm, max_norm));
+    }
+}
+
+/// The rows of shard `i` of `count`.
+fn shard_rows(rows: usize, count: usize, i: usize) -> std::ops::Range<usize> {
+    rows * i / count..rows * (i + 1) / count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    #[test]
+    fn shards_add_up_to_the_whole_batch() {
+        let config = GptConfig::new(2, 2, 16, 11, 8);
+        let params = Params::init_random(&config, 3);
+        let mut rng = Rng::new(4);
+        let mut batch = Batch::new(5, 8);
+        batch.ids.iter_mut().for_each(|id| *id = rng.below(11) as u32);
+        // some ignored targets, unevenly spread over the shards
+        batch.targets.iter_mut().enumerate().for_each(|(i, t)| *t = if i % 7 < 2 { -1 } else { rng.below(11) as i32 });
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let mut work = StepWorkspace::new(&config, 5, 8);
+                work.begin();
+                let loss = work.accumulate(&params, &batch, 1.0).unwrap();
+                let norm = work.grad_norm();
+                (work.shards(), loss, norm, work.gradients().params.flat().into_owned())
+            })
+        };
+        let (one, loss1, norm1, grads1) = run(1);
+        let (three, loss3, norm3, grads3) = run(3);
+        assert_eq!((one, three), (1, 3));
+        assert!((loss1 - loss3).abs() < 1e-6, "{loss1} vs {loss3}");
+        assert!((norm1 - norm3).abs() < 1e-5 * norm1, "{norm1} vs {norm3}");
+        for (a, b) in grads1.iter().zip(&grads3) {
+            assert!((a - b).abs() < 1e-6 + 1e-4 * b.abs(), "{a} vs {b}");
+        }
+        assert_eq!(run(3).3, grads3, "the same thread count gives the same bits");
+    }
+}
