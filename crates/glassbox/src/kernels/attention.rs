@@ -11,8 +11,20 @@
 //! `scores` is TransformerLens's `hook_attn_scores`, `pattern` is `hook_pattern`, `z` is
 //! `hook_z` (heads side by side in [B, T, C]). Work is parallel over (batch, head).
 
+use super::matmul::{gemm_serial, Strided};
 use super::{dot, SharedMut};
 use rayon::prelude::*;
+
+/// From this sequence length on, attention runs as small matrix products (gemm); below
+/// it, as loops.
+const GEMM_SEQ: usize = 32;
+
+/// pattern row t = softmax of the scores up to t, zeros after (the causal mask).
+fn softmax_row(weights: &mut [f32], scores: &[f32], t: usize) {
+    weights[..=t].copy_from_slice(&scores[..=t]);
+    super::softmax::softmax_in_place(&mut weights[..=t], 1.0);
+    weights[t + 1..].fill(0.0);
+}
 
 /// Forward over a batch. `scores` and `pattern` are [B, n_head, T, T]; `z` is [B, T, C].
 #[allow(clippy::too_many_arguments)]
@@ -34,7 +46,27 @@ pub fn attention_forward(
         |(bh, (scores_bh, pattern_bh))| {
             let (b, h) = (bh / n_head, bh % n_head);
             let row_of = |t: usize| (b * seq + t) * 3 * c + h * d_head;
-            // this head's keys, transposed: q·k for sixteen keys at a time, no horizontal sums
+            let z_head = (b * seq) * c + h * d_head;
+            if seq >= GEMM_SEQ {
+                // scores = Q·Kᵀ/√d for the whole square (the masked half is overwritten),
+                // then a softmax per row, then z = P·V
+                let q = Strided { data: &qkv[row_of(0)..], row_stride: 3 * c, col_stride: 1 };
+                let keys = Strided { data: &qkv[row_of(0) + c..], row_stride: 1, col_stride: 3 * c };
+                // SAFETY: scores_bh is this task's own [T, T] block.
+                unsafe { gemm_serial(scores_bh.as_mut_ptr(), seq, false, seq, seq, d_head, q, keys, scale) };
+                for t in 0..seq {
+                    let score_row = &mut scores_bh[t * seq..(t + 1) * seq];
+                    score_row[t + 1..].fill(f32::NEG_INFINITY);
+                    softmax_row(&mut pattern_bh[t * seq..(t + 1) * seq], score_row, t);
+                }
+                let p = Strided { data: pattern_bh, row_stride: seq, col_stride: 1 };
+                let v = Strided { data: &qkv[row_of(0) + 2 * c..], row_stride: 3 * c, col_stride: 1 };
+                // SAFETY: task (b, h) alone writes columns h·d_head..(h+1)·d_head of batch row b.
+                unsafe { gemm_serial(z_out.0.add(z_head), c, false, seq, d_head, seq, p, v, 1.0) };
+                return;
+            }
+            // short sequences: loops beat the set-up of a matrix product. This head's keys,
+            // transposed: q·k for sixteen keys at a time, no horizontal sums
             let keys = Transposed::new(qkv, |s| row_of(s) + c, seq, d_head);
             for t in 0..seq {
                 let q = &qkv[row_of(t)..row_of(t) + d_head];
@@ -45,11 +77,9 @@ pub fn attention_forward(
                 }
                 score_row[t + 1..].fill(f32::NEG_INFINITY);
                 let weights = &mut pattern_bh[t * seq..(t + 1) * seq];
-                weights[..=t].copy_from_slice(&score_row[..=t]);
-                super::softmax::softmax_in_place(&mut weights[..=t], 1.0);
-                weights[t + 1..].fill(0.0);
+                softmax_row(weights, score_row, t);
                 // SAFETY: task (b, h) alone writes columns h·d_head..(h+1)·d_head of row (b, t).
-                let z_t = unsafe { z_out.slice((b * seq + t) * c + h * d_head, d_head) };
+                let z_t = unsafe { z_out.slice(z_head + t * c, d_head) };
                 weighted_rows(z_t, false, &weights[..=t], 1, &qkv[row_of(0) + 2 * c..], 3 * c, t + 1);
             }
         },
@@ -106,17 +136,37 @@ pub fn attention_backward(
         let pattern_bh = &pattern[bh * seq * seq..(bh + 1) * seq * seq];
         let row_of = |t: usize| (b * seq + t) * 3 * c + h * d_head;
         let dz_of = |t: usize| (b * seq + t) * c + h * d_head;
-        let values = Transposed::new(qkv, |s| row_of(s) + 2 * c, seq, d_head);
-        // ds for the whole head (lower triangle), row by row
         let mut ds = vec![0f32; seq * seq];
+        if seq >= GEMM_SEQ {
+            // dp = dZ·Vᵀ, then ds row by row (in place), then dV += Pᵀ·dZ, dQ += dS·K, dK += dSᵀ·Q
+            let dz_h = Strided { data: &dz[dz_of(0)..], row_stride: c, col_stride: 1 };
+            let values_t = Strided { data: &qkv[row_of(0) + 2 * c..], row_stride: 1, col_stride: 3 * c };
+            // SAFETY: ds is this task's own buffer.
+            unsafe { gemm_serial(ds.as_mut_ptr(), seq, false, seq, seq, d_head, dz_h, values_t, 1.0) };
+            for t in 0..seq {
+                let row = &mut ds[t * seq..(t + 1) * seq];
+                softmax_backward_row(&mut row[..=t], &pattern_bh[t * seq..t * seq + t + 1], scale);
+                row[t + 1..].fill(0.0);
+            }
+            let dz_h = Strided { data: &dz[dz_of(0)..], row_stride: c, col_stride: 1 };
+            let pattern_t = Strided { data: pattern_bh, row_stride: 1, col_stride: seq };
+            let ds_m = Strided { data: &ds, row_stride: seq, col_stride: 1 };
+            let ds_t = Strided { data: &ds, row_stride: 1, col_stride: seq };
+            let q = Strided { data: &qkv[row_of(0)..], row_stride: 3 * c, col_stride: 1 };
+            let k = Strided { data: &qkv[row_of(0) + c..], row_stride: 3 * c, col_stride: 1 };
+            // SAFETY: task (b, h) alone touches head h's q, k and v columns of batch row b.
+            unsafe {
+                gemm_serial(grad.0.add(row_of(0) + 2 * c), 3 * c, true, seq, d_head, seq, pattern_t, dz_h, 1.0);
+                gemm_serial(grad.0.add(row_of(0)), 3 * c, true, seq, d_head, seq, ds_m, k, 1.0);
+                gemm_serial(grad.0.add(row_of(0) + c), 3 * c, true, seq, d_head, seq, ds_t, q, 1.0);
+            }
+            return;
+        }
+        let values = Transposed::new(qkv, |s| row_of(s) + 2 * c, seq, d_head);
         for t in 0..seq {
-            let weights = &pattern_bh[t * seq..t * seq + t + 1];
             let ds_row = &mut ds[t * seq..t * seq + t + 1];
             values.dots(ds_row, &dz[dz_of(t)..dz_of(t) + d_head]);
-            let weighted = dot(weights, ds_row);
-            for (d, &w) in ds_row.iter_mut().zip(weights) {
-                *d = w * (*d - weighted) * scale;
-            }
+            softmax_backward_row(ds_row, &pattern_bh[t * seq..t * seq + t + 1], scale);
         }
         for t in 0..seq {
             // SAFETY: task (b, h) alone touches head h's q, k and v columns of batch row b.
@@ -132,6 +182,14 @@ pub fn attention_backward(
             weighted_rows(dv, true, &pattern_bh[column..], seq, &dz[dz_of(t)..], c, count);
         }
     });
+}
+
+/// In place: dp (dz·v for each key) → ds = p · (dp − Σ_j p_j dp_j) / √d_head.
+fn softmax_backward_row(row: &mut [f32], weights: &[f32], scale: f32) {
+    let weighted = dot(weights, row);
+    for (d, &w) in row.iter_mut().zip(weights) {
+        *d = w * (*d - weighted) * scale;
+    }
 }
 
 /// out (+)= Σ_{i < count} coefs[i·coef_stride] · src[i·src_stride ..][..out.len()]. Sixteen
@@ -304,9 +362,9 @@ mod tests {
 
     #[test]
     fn forward_and_backward_match_a_naive_reference() {
-        // head sizes 32 (two lane blocks) and 20 (a block and a remainder); 40 positions
-        for (c, n_head) in [(64, 2), (60, 3)] {
-            let seq = 40;
+        // head sizes 32 (two lane blocks) and 20 (a block and a remainder); sequences long
+        // enough for the matrix-product path and short ones for the loops
+        for (c, n_head, seq) in [(64, 2, 40), (60, 3, 40), (64, 2, 12), (60, 3, 17)] {
             let value =
                 |i: usize, k: u32| ((i as u32).wrapping_mul(2654435761).wrapping_add(k) >> 10) as f32 / 4e6 - 0.5;
             let qkv: Vec<f32> = (0..seq * 3 * c).map(|i| value(i, 1) * 2.0).collect();

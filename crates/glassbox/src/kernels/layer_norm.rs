@@ -126,12 +126,14 @@ fn rows_backward(
         }
         let dnorm_mean = sum_g.iter().sum::<f32>() / c as f32;
         let dnorm_norm_mean = sum_gx.iter().sum::<f32>() / c as f32;
-        for i in 0..c {
-            let norm = (x[i] - mu) * rs;
-            let dnorm = weight[i] * d[i];
-            dbias[i] += d[i];
-            dweight[i] += norm * d[i];
-            dx[i] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * rs;
+        let (dweight, dbias) = (&mut dweight[..c], &mut dbias[..c]);
+        for (((((dx, dw), db), &x), &d), &w) in
+            dx.iter_mut().zip(dweight.iter_mut()).zip(dbias.iter_mut()).zip(x).zip(d).zip(&weight[..c])
+        {
+            let norm = (x - mu) * rs;
+            *db += d;
+            *dw += norm * d;
+            *dx += (w * d - dnorm_mean - norm * dnorm_norm_mean) * rs;
         }
     }
 }

@@ -68,6 +68,62 @@ fn gemm_into(
     }
 }
 
+/// A strided matrix for [`gemm_serial`]: element (r, c) at `data[r·row_stride + c·col_stride]`.
+pub(crate) struct Strided<'a> {
+    pub data: &'a [f32],
+    pub row_stride: usize,
+    pub col_stride: usize,
+}
+
+impl Strided<'_> {
+    fn covers(&self, rows: usize, cols: usize) -> bool {
+        rows == 0 || cols == 0 || (rows - 1) * self.row_stride + (cols - 1) * self.col_stride < self.data.len()
+    }
+}
+
+/// dst[m, n] (+)= scale · lhs[m, k] · rhs[k, n] on the calling thread, for dst rows
+/// `dst_row_stride` apart: the small per-head products of attention, which already run in
+/// parallel over heads.
+///
+/// # Safety
+/// `dst` must be valid for writes at `r·dst_row_stride + c` for r < m, c < n, and no other
+/// thread may touch those elements during the call.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm_serial(
+    dst: *mut f32,
+    dst_row_stride: usize,
+    accumulate: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: Strided,
+    rhs: Strided,
+    scale: f32,
+) {
+    assert!(lhs.covers(m, k) && rhs.covers(k, n), "gemm_serial: operands shorter than their shapes");
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_row_stride as isize,
+        accumulate,
+        lhs.data.as_ptr(),
+        lhs.col_stride as isize,
+        lhs.row_stride as isize,
+        rhs.data.as_ptr(),
+        rhs.col_stride as isize,
+        rhs.row_stride as isize,
+        1.0,
+        scale,
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    );
+}
+
 fn weight_view(weight: &[f32], in_dim: usize, out_dim: usize, layout: WeightLayout) -> View {
     // W as a [in, out] matrix, whatever its storage.
     match layout {

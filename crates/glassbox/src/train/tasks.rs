@@ -12,9 +12,14 @@
 //!   sorted (`CBABBC` → `ABBBCC`); 3 layers, 3 heads, 48 dims, context 11, vocabulary 3.
 //! - `reverse`: eight letters from A–H, then the same letters backwards.
 //! - `add`: two three-digit numbers and their four-digit sum (`123+456=0579`).
-//! - `repeat`: a BOS token `^`, ten distinct random letters, then the same ten again: the
-//!   classic induction-head task. The loss on the first ten is irreducible (they are
-//!   random); on the repetition it can go to ~0 by copying, so every position counts.
+//! - `repeat`: the induction-head task. A marker `^`, then a random segment of 2 to 9
+//!   letters repeated over and over (`^abcabcabc` → `abcabcabcab`). The first
+//!   pass of the segment is random and cannot be predicted; after it, every letter is the
+//!   one that followed the same letter last time — "find the previous occurrence of this
+//!   token and copy what came next", which is exactly what an induction head does. The
+//!   period varies from example to example, so copying a fixed distance back (a
+//!   positional shortcut) does not work. The loss counts from the second pass of the
+//!   segment.
 //!
 //! Held-out examples are set apart by a hash of the prompt: training never draws one.
 
@@ -49,7 +54,13 @@ pub struct Task {
 /// Names accepted by `--task`.
 pub const TASK_NAMES: [&str; 4] = ["sort", "reverse", "add", "repeat"];
 
-const REPEAT_LETTERS: usize = 10;
+/// `repeat`: letters shown in the prompt, the shortest and longest segment, answer length.
+/// Random letters before the marker: 0. (Measured: with 0–4 of them, which move the marker,
+/// the default 1,500 steps no longer sufficed for the 2-layer model to learn the task.)
+const REPEAT_NOISE: usize = 0;
+const REPEAT_PROMPT: usize = REPEAT_NOISE + 10;
+const REPEAT_PERIODS: std::ops::RangeInclusive<usize> = 2..=9;
+const REPEAT_ANSWER: usize = 11;
 
 impl Task {
     pub fn from_name(name: &str) -> Result<Task> {
@@ -58,7 +69,7 @@ impl Task {
             "sort" => task(TaskKind::Sort, "ABC", 6, 6),
             "reverse" => task(TaskKind::Reverse, "ABCDEFGH", 8, 8),
             "add" => task(TaskKind::Add, "0123456789+=", 8, 4),
-            "repeat" => task(TaskKind::Repeat, "^abcdefghijklmnopqrstuvwxyz", 1 + REPEAT_LETTERS, REPEAT_LETTERS),
+            "repeat" => task(TaskKind::Repeat, "^abcdefghijklmnopqrstuvwxyz", REPEAT_PROMPT, REPEAT_ANSWER),
             _ => {
                 return Err(Error::input(format!(
                     "unknown task '{name}'; choose one of {} (or pass --data FILE to train on text)",
@@ -83,7 +94,7 @@ impl Task {
             TaskKind::Sort => "sort six letters from {A, B, C} (CBABBC → ABBBCC)",
             TaskKind::Reverse => "reverse eight letters from A–H (ABCDEFGH → HGFEDCBA)",
             TaskKind::Add => "add two three-digit numbers (123+456= → 0579)",
-            TaskKind::Repeat => "repeat ten random letters after a ^ (^qwertyuiop → qwertyuiop): induction",
+            TaskKind::Repeat => "continue a repeating segment of 2–9 letters (^abcabcabc → abcabcabcab): induction",
         }
     }
 
@@ -96,10 +107,12 @@ impl Task {
         self.prompt_len + self.answer_len - 1
     }
 
-    /// The first input position whose target counts in the loss.
-    pub fn loss_from(&self) -> usize {
+    /// The first input position whose target counts in the loss: the last prompt token
+    /// (its next token is the first of the answer), or for `repeat` the end of the first
+    /// pass of the segment (everything after it is predictable by copying).
+    pub fn loss_from(&self, prompt: &[u32]) -> usize {
         match self.kind {
-            TaskKind::Repeat => 0,
+            TaskKind::Repeat => repeat_start(prompt) - 1 + repeat_period(prompt),
             _ => self.prompt_len - 1,
         }
     }
@@ -133,7 +146,10 @@ impl Task {
                 let sum = number(&prompt[0..3]) + number(&prompt[4..7]);
                 [1000, 100, 10, 1].iter().map(|&place| sum / place % 10).collect()
             }
-            TaskKind::Repeat => prompt[1..].to_vec(),
+            TaskKind::Repeat => {
+                let (letters, period) = (&prompt[repeat_start(prompt)..], repeat_period(prompt));
+                (letters.len()..letters.len() + self.answer_len).map(|i| letters[i % period]).collect()
+            }
         }
     }
 
@@ -150,15 +166,22 @@ impl Task {
                 p[7] = 11; // '='
                 p
             }
-            TaskKind::Repeat => {
-                // ten distinct letters (ids 1..=26) after the BOS token 0
-                let mut letters: Vec<u32> = (1..self.vocab_size() as u32).collect();
-                for i in 0..REPEAT_LETTERS {
-                    let j = i + rng.below(letters.len() - i);
-                    letters.swap(i, j);
+            TaskKind::Repeat => loop {
+                // REPEAT_NOISE random letters, the marker ^ (id 0), then a segment of letters
+                // (ids 1..=26, drawn with replacement as in Olsson et al.) repeated. A prompt
+                // that shows a shorter period than its segment's would be ambiguous and is
+                // drawn again.
+                let letter = |rng: &mut Rng| 1 + rng.below(self.vocab_size() - 1) as u32;
+                let noise = rng.below(REPEAT_NOISE + 1);
+                let period = REPEAT_PERIODS.start() + rng.below(REPEAT_PERIODS.end() - REPEAT_PERIODS.start() + 1);
+                let segment: Vec<u32> = (0..period).map(|_| letter(rng)).collect();
+                let mut prompt: Vec<u32> = (0..noise).map(|_| letter(rng)).collect();
+                prompt.push(0);
+                prompt.extend((0..self.prompt_len - noise - 1).map(|i| segment[i % period]));
+                if repeat_period(&prompt) == period {
+                    break prompt;
                 }
-                std::iter::once(0).chain(letters[..REPEAT_LETTERS].iter().copied()).collect()
-            }
+            },
         }
     }
 
@@ -187,7 +210,7 @@ impl Task {
     /// tokens of prompt + answer, `targets` the next token where it counts, −1 elsewhere.
     pub fn write_example(&self, prompt: &[u32], ids: &mut [u32], targets: &mut [i32]) {
         let full: Vec<u32> = prompt.iter().copied().chain(self.answer(prompt)).collect();
-        let from = self.loss_from();
+        let from = self.loss_from(prompt);
         for i in 0..self.seq_len() {
             ids[i] = full[i];
             targets[i] = if i >= from { full[i + 1] as i32 } else { -1 };
@@ -247,6 +270,19 @@ impl Task {
     }
 }
 
+/// Where a `repeat` prompt's repeating letters begin: just after its last `^` (id 0).
+fn repeat_start(prompt: &[u32]) -> usize {
+    prompt.iter().rposition(|&id| id == 0).map_or(0, |i| i + 1)
+}
+
+/// The segment length of a `repeat` prompt: the shortest period its letters after the
+/// last `^` follow. Generated prompts are drawn so that this is the period they were made
+/// with; a prompt typed by a person gets the period it shows.
+fn repeat_period(prompt: &[u32]) -> usize {
+    let letters = &prompt[repeat_start(prompt)..];
+    (1..=letters.len()).find(|&p| (p..letters.len()).all(|i| letters[i] == letters[i - p])).unwrap_or(letters.len().max(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,17 +307,28 @@ mod tests {
         assert_eq!(rev.render(&rev.answer(&rev.parse("ABCDEFGH").unwrap())), "HGFEDCBA");
 
         let repeat = Task::from_name("repeat").unwrap();
-        let mut rng = Rng::new(3);
-        let p = repeat.prompt(&mut rng, false);
-        assert_eq!(p[0], 0);
-        let mut letters = p[1..].to_vec();
-        letters.sort_unstable();
-        letters.dedup();
-        assert_eq!(letters.len(), 10, "distinct letters");
+        assert_eq!(repeat.seq_len(), 20);
+        let p = repeat.parse("^abcabcabc").unwrap();
+        assert_eq!(repeat.render(&repeat.answer(&p)), "abcabcabcab");
+        assert_eq!(repeat.render(&repeat.answer(&repeat.parse("xy^abcab").unwrap())), "cabcabcabca");
         let (mut ids, mut targets) = (vec![0; 20], vec![0; 20]);
         repeat.write_example(&p, &mut ids, &mut targets);
-        assert!(targets.iter().all(|&t| t > 0), "every position counts");
-        assert_eq!(&ids[11..], &p[1..10]);
+        assert_eq!(repeat.render(&ids), "^abcabcabcabcabcabca");
+        // the first pass (^ → a, a → b, b → c) cannot be predicted: not counted; from the
+        // second pass on, everything is
+        assert_eq!(&targets[..3], &[-1; 3]);
+        assert!(targets[3..].iter().all(|&t| t > 0));
+        let mut rng = Rng::new(3);
+        let mut periods = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let p = repeat.prompt(&mut rng, false);
+            let (start, period) = (repeat_start(&p), repeat_period(&p));
+            assert!((1..=1 + REPEAT_NOISE).contains(&start) && p[start - 1] == 0, "{p:?}");
+            assert!(REPEAT_PERIODS.contains(&period), "period {period}");
+            assert!((start + period..p.len()).all(|i| p[i] == p[i - period]), "the prompt repeats its segment");
+            periods.insert(period);
+        }
+        assert_eq!(periods.len(), 8, "every period from 2 to 9 occurs");
 
         assert!(Task::from_name("sorting").unwrap_err().to_string().contains("sort, reverse, add, repeat"));
         assert!(sort.parse("ABD").is_err());
