@@ -71,7 +71,7 @@ impl GptConfig {
                 return Err(Error::input(format!("{name} is 0; a GPT needs at least 1")));
             }
         }
-        if self.n_embd % self.n_head != 0 {
+        if !self.n_embd.is_multiple_of(self.n_head) {
             return Err(Error::input(format!(
                 "n_embd {} is not a multiple of n_head {}; each head gets n_embd / n_head dimensions, so pick sizes that divide",
                 self.n_embd, self.n_head

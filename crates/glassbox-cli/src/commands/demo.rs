@@ -117,11 +117,17 @@ pub fn run(args: Args) -> Result<()> {
     }
     println!();
     walkthrough(&trainer, &task, &answers[0], &style)?;
-    let dir = args.out.display();
     println!("\n{}", style.bold("try next:"));
-    println!("  glassbox serve {dir}                 open http://127.0.0.1:8080 and watch every number as you type");
-    println!("  glassbox explain {dir} ABCCBA        the full walkthrough of one prompt, stage by stage");
-    println!("  glassbox train --data your.txt       a GPT of your own text (e.g. tiny shakespeare, a few minutes)");
+    let dir = args.out.display();
+    let next = [
+        (format!("glassbox serve {dir}"), "then open http://127.0.0.1:8080 and watch every number as you type"),
+        (format!("glassbox explain {dir} ABCCBA"), "the full walkthrough of one prompt, stage by stage"),
+        ("glassbox train --data your.txt".to_string(), "a GPT of your own text (tiny shakespeare: a few minutes)"),
+    ];
+    let width = next.iter().map(|(command, _)| command.chars().count()).max().unwrap_or(0);
+    for (command, what) in next {
+        println!("  {}  {}", style.bold(&format!("{command:<width$}")), style.dim(what));
+    }
     Ok(())
 }
 
@@ -225,7 +231,7 @@ fn walkthrough(trainer: &Trainer, task: &Task, answer: &[u32], style: &Style) ->
         "  {}",
         style.bold("final layer norm → head (x · wteᵀ) → logits → softmax: the next letter at each position")
     );
-    for t in first..t_len {
+    for (t, letter) in letters.iter().enumerate().skip(first) {
         let probs = softmax(&acts.logits[t * v..(t + 1) * v], 1.0);
         let picked = glassbox::sample::argmax(&probs) as usize;
         let shown: Vec<String> = (0..v)
@@ -239,8 +245,7 @@ fn walkthrough(trainer: &Trainer, task: &Task, answer: &[u32], style: &Style) ->
             })
             .collect();
         println!(
-            "    after position {t:>2} '{}':  {}  → writes {}",
-            letters[t],
+            "    after position {t:>2} '{letter}':  {}  → writes {}",
             shown.join("   "),
             style.green(&(task.alphabet.as_bytes()[picked] as char).to_string())
         );

@@ -243,7 +243,7 @@ pub fn write_f32_to(
         offset += bytes;
     }
     let mut header_bytes = serde_json::to_vec(&Value::Object(header)).expect("json");
-    while (8 + header_bytes.len()) % 8 != 0 {
+    while !(8 + header_bytes.len()).is_multiple_of(8) {
         header_bytes.push(b' ');
     }
     w.write_all(&(header_bytes.len() as u64).to_le_bytes())?;

@@ -19,7 +19,8 @@ pub fn layer_norm_forward(
     c: usize,
     epsilon: f32,
 ) {
-    let row = |(((o, m), s), x): (((&mut [f32], &mut f32), &mut f32), &[f32])| {
+    type Row<'a> = (((&'a mut [f32], &'a mut f32), &'a mut f32), &'a [f32]);
+    let row = |(((o, m), s), x): Row| {
         let mu = super::sum_zip(x, x, |v, _| v) / c as f32;
         let var = super::sum_zip(x, x, |v, _| (v - mu) * (v - mu)) / c as f32;
         let r = 1.0 / (var + epsilon).sqrt();

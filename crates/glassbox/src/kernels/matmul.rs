@@ -25,6 +25,7 @@ struct View {
 }
 
 /// dst[m, n] (+)= lhs[m, k] · rhs[k, n]; dst is row-major with row stride `dst_row_stride`.
+#[allow(clippy::too_many_arguments)]
 fn gemm_into(
     dst: &mut [f32],
     dst_row_stride: usize,

@@ -28,6 +28,10 @@ use crate::kernels::residual::residual_forward;
 /// TransformerLens's `attn.hook_q` / `hook_k` / `hook_v` onto its thirds).
 pub type Edit<'a> = &'a mut dyn FnMut(&str, &mut [f32]);
 
+/// What `block_forward` calls after each named activation: given the hook's name (built
+/// only when an edit is installed) and the values; returns whether an edit ran.
+type Hook<'a> = dyn FnMut(&dyn Fn() -> String, &mut [f32]) -> bool + 'a;
+
 /// Checks a batch of ids against the model: every id < vocab_size, 1 ≤ seq ≤ n_ctx.
 pub fn check_ids(params: &Params, ids: &[u32], batch: usize, seq: usize) -> Result<()> {
     let config = &params.config;
@@ -115,7 +119,7 @@ fn block_forward(
     params: &Params,
     batch: usize,
     seq: usize,
-    hook: &mut dyn FnMut(&dyn Fn() -> String, &mut [f32]) -> bool,
+    hook: &mut Hook,
 ) {
     let config = &params.config;
     let (n, c, h, eps) = (batch * seq, config.n_embd, config.n_head, config.layer_norm_epsilon);

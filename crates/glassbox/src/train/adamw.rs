@@ -129,9 +129,8 @@ impl AdamW {
             .zip(split_ref(grads, &lengths))
             .zip(self.pieces.iter().map(|p| p.1))
             .collect();
-        let run = |((((p, m), v), g), decays): ((((&mut [f32], &mut [f32]), &mut [f32]), &[f32]), bool)| {
-            update(p, m, v, g, &k, decays)
-        };
+        type Slices<'a> = ((((&'a mut [f32], &'a mut [f32]), &'a mut [f32]), &'a [f32]), bool);
+        let run = |((((p, m), v), g), decays): Slices| update(p, m, v, g, &k, decays);
         if params_len(&lengths) < crate::kernels::PARALLEL_MIN {
             work.into_iter().for_each(run);
         } else {
@@ -246,7 +245,7 @@ mod tests {
             let grads: Vec<f32> = (0..6).map(|i| ((i * 7 + t * 3) % 5) as f32 * 0.1 - 0.2).collect();
             let g64: Vec<f64> = grads.iter().map(|&g| g as f64).collect();
             opt.step(&mut params, &grads, 1e-2, 1.0);
-            reference(&mut expect, &mut m, &mut v, &g64, t as i32, 1e-2, &decays);
+            reference(&mut expect, &mut m, &mut v, &g64, t, 1e-2, &decays);
         }
         for (a, b) in params.iter().zip(&expect) {
             assert!((*a as f64 - b).abs() < 1e-6, "{a} vs {b}");

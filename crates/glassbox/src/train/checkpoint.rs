@@ -22,10 +22,13 @@ const FORMAT: &str = "glassbox-train-state-1";
 
 /// Writes one file: `fill` produces its bytes. The real one is [`atomic_disk`]; tests pass
 /// one that fails, as a full disk would.
-pub type Disk<'a> = &'a dyn Fn(&Path, &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) -> Result<()>;
+pub type Disk<'a> = &'a dyn Fn(&Path, Fill) -> Result<()>;
+
+/// What a [`Disk`] calls to produce a file's bytes.
+pub type Fill<'a> = &'a mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>;
 
 /// Writes through [`crate::io::write_atomic`]: temporary name, fsync, rename.
-pub fn atomic_disk(path: &Path, fill: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+pub fn atomic_disk(path: &Path, fill: Fill) -> Result<()> {
     crate::io::write_atomic(path, |w| fill(w))
 }
 
@@ -134,9 +137,7 @@ pub(crate) mod tests {
     use super::*;
 
     /// A disk that takes `budget` bytes of a file and then fails as a full disk does.
-    pub(crate) fn full_disk(
-        budget: usize,
-    ) -> impl Fn(&Path, &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    pub(crate) fn full_disk(budget: usize) -> impl Fn(&Path, Fill) -> Result<()> {
         move |path, fill| {
             crate::io::write_atomic(path, |w| {
                 let mut limited = Limited { inner: w, left: budget };

@@ -50,7 +50,9 @@ impl StepWorkspace {
                     pool: Some(pool),
                 })
                 .collect(),
-            None => vec![Shard { grads: Gradients::new(config), acts: Activations::new(config, rows, seq), pool: None }],
+            None => {
+                vec![Shard { grads: Gradients::new(config), acts: Activations::new(config, rows, seq), pool: None }]
+            }
         };
         StepWorkspace { shards }
     }

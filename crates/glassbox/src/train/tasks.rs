@@ -193,7 +193,7 @@ impl Task {
         }
         // sort has only 3⁶ = 729 prompts: hold out a quarter; the others, a tenth
         let every = if self.kind == TaskKind::Sort { 4 } else { 10 };
-        hash % every == 0
+        hash.is_multiple_of(every)
     }
 
     /// A prompt from the training side (`held_out` false) or the held-out side.
@@ -280,7 +280,9 @@ fn repeat_start(prompt: &[u32]) -> usize {
 /// with; a prompt typed by a person gets the period it shows.
 fn repeat_period(prompt: &[u32]) -> usize {
     let letters = &prompt[repeat_start(prompt)..];
-    (1..=letters.len()).find(|&p| (p..letters.len()).all(|i| letters[i] == letters[i - p])).unwrap_or(letters.len().max(1))
+    (1..=letters.len())
+        .find(|&p| (p..letters.len()).all(|i| letters[i] == letters[i - p]))
+        .unwrap_or(letters.len().max(1))
 }
 
 #[cfg(test)]

@@ -15,7 +15,6 @@
 //! exactly what the uninterrupted one would have (for a given thread count).
 
 use super::adamw::{AdamW, AdamWConfig};
-use super::step::StepWorkspace;
 use super::checkpoint::{atomic_disk, load_state, save_state, Disk, StateRef};
 use super::data::{
     accuracy_prompts, load_token_cache, read_text, save_token_cache, split_point, Batch, CacheKey, Dataset, TextData,
@@ -23,6 +22,7 @@ use super::data::{
 };
 use super::run_dir::{clear_run_files, holds_a_model, kept_checkpoint_dir, RunLog};
 use super::schedule::LrSchedule;
+use super::step::StepWorkspace;
 use super::tasks::Task;
 use crate::config::GptConfig;
 use crate::error::{Error, Result};
@@ -572,7 +572,7 @@ impl Trainer {
             let report = self.train_step()?;
             on_event(&Event::Step(&report));
             let last = self.step == self.options.steps;
-            let due = |every: usize, step: usize| last || (every > 0 && step % every == 0);
+            let due = |every: usize, step: usize| last || (every > 0 && step.is_multiple_of(every));
             if due(self.options.eval_every, self.step) {
                 let report = self.evaluate()?;
                 on_event(&Event::Eval(&report));
