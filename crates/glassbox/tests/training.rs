@@ -125,3 +125,76 @@ fn a_char_model_learns_a_text_and_logs_every_step() {
         assert_eq!(load_model(&kept).unwrap().config.n_layer, 2, "{}", kept.display());
     }
 }
+
+fn small_text_run(dir: &std::path::Path, data: std::path::PathBuf, tokenizer: &str, steps: usize) -> NewRun {
+    NewRun {
+        dir: dir.to_path_buf(),
+        data: DataSource::Text { path: data, tokenizer: tokenizer.into() },
+        shape: ShapeRequest {
+            layers: Some(1),
+            heads: Some(2),
+            embd: Some(16),
+            block: Some(16),
+            ..ShapeRequest::default()
+        },
+        options: OptionChanges {
+            steps: Some(steps),
+            batch: Some(4),
+            eval_every: Some(0),
+            eval_batches: Some(2),
+            ..OptionChanges::default()
+        },
+        overwrite: false,
+    }
+}
+
+#[test]
+fn a_bpe_vocabulary_is_trained_on_the_text_and_the_tokens_are_cached_for_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text: String = (0..3000).map(|i| ["lorem ipsum ", "dolor sit amet ", "consectetur "][i % 3]).collect();
+    let data = tmp.path().join("lorem.txt");
+    std::fs::write(&data, &text).unwrap();
+    let run = tmp.path().join("run");
+    let mut stages = Vec::new();
+    let mut trainer = Trainer::create(small_text_run(&run, data.clone(), "bpe:300", 6), &mut |stage, _, _| {
+        stages.push(stage.to_string())
+    })
+    .unwrap();
+    assert!(stages.iter().any(|s| s.contains("BPE")), "{stages:?}");
+    // at most 300 tokens (training stops early when no pair repeats), the model sized to them
+    assert!((258..=300).contains(&trainer.config.vocab_size), "{}", trainer.config.vocab_size);
+    assert_eq!(trainer.config.vocab_size, trainer.tokenizer.vocab_size());
+    trainer.run(&mut |_| {}).unwrap();
+    for file in ["vocab.json", "merges.txt", "tokens.u32", "tokens.json"] {
+        assert!(run.join(file).is_file(), "{file}");
+    }
+    // the data file is gone: the cached tokens carry the run on
+    std::fs::remove_file(&data).unwrap();
+    let request = glassbox::train::ResumeRequest {
+        options: OptionChanges { steps: Some(9), ..OptionChanges::default() },
+        ..Default::default()
+    };
+    let mut resumed = Trainer::resume(&run, request, &mut |_, _, _| {}).unwrap();
+    resumed.run(&mut |_| {}).unwrap();
+    assert_eq!(resumed.step, 9);
+    // a changed data file is refused
+    std::fs::write(&data, text.replace("lorem", "LOREM")).unwrap();
+    let err = Trainer::resume(&run, Default::default(), &mut |_, _, _| {}).err().unwrap();
+    assert!(err.to_string().contains("has changed"), "{err}");
+}
+
+#[test]
+fn a_model_directorys_tokenizer_can_be_used_for_new_data() {
+    let Some(gpt2) = conformance_dirs().into_iter().find(|d| d.ends_with("gpt2vocab")) else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let text = "The quick brown fox jumps over the lazy dog. ".repeat(60);
+    let data = tmp.path().join("fox.txt");
+    std::fs::write(&data, &text).unwrap();
+    let run = tmp.path().join("run");
+    let mut trainer =
+        Trainer::create(small_text_run(&run, data, gpt2.to_str().unwrap(), 2), &mut |_, _, _| {}).unwrap();
+    assert_eq!(trainer.config.vocab_size, 50257);
+    assert_eq!(trainer.config.eos_token_id, Some(50256));
+    trainer.run(&mut |_| {}).unwrap();
+    assert!(run.join("vocab.json").is_file() && run.join("merges.txt").is_file());
+}

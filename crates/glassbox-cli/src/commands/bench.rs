@@ -74,7 +74,13 @@ fn tokenize(args: TokenizeArgs) -> Result<()> {
     let tokenizer = Tokenizer::load(&args.tokenizer)?;
     let text = std::fs::read_to_string(&args.file).map_err(|e| glassbox::Error::reading(&args.file, e))?;
     let megabytes = text.len() as f64 / 1e6;
-    println!("{}; {} ({:.1} MB); {} threads", tokenizer.describe(), args.file.display(), megabytes, rayon::current_num_threads());
+    println!(
+        "{}; {} ({:.1} MB); {} threads",
+        tokenizer.describe(),
+        args.file.display(),
+        megabytes,
+        rayon::current_num_threads()
+    );
     let (single, ids) = best_of(|| tokenizer.encode(&text));
     println!("encode, one thread:  {:>7.1} MB/s ({} tokens in {:.0} ms)", megabytes / single, ids.len(), single * 1e3);
     let (parallel, parallel_ids) = best_of(|| tokenizer.encode_parallel(&text));
@@ -85,7 +91,11 @@ fn tokenize(args: TokenizeArgs) -> Result<()> {
     if let Some(vocab_size) = args.train_vocab {
         let start = Instant::now();
         let trained = glassbox::tokenizer::train_bpe(&text, vocab_size, &mut |_, _| {})?;
-        println!("train a {vocab_size}-token BPE vocabulary: {:.2} s ({} merges)", start.elapsed().as_secs_f64(), trained.merges().len());
+        println!(
+            "train a {vocab_size}-token BPE vocabulary: {:.2} s ({} merges)",
+            start.elapsed().as_secs_f64(),
+            trained.merges().len()
+        );
     }
     Ok(())
 }

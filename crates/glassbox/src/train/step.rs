@@ -62,11 +62,6 @@ impl StepWorkspace {
         self.shards.len()
     }
 
-    /// An activation arena to borrow between steps (evaluation reuses it).
-    pub fn activations(&mut self) -> &mut Activations {
-        &mut self.shards[0].acts
-    }
-
     /// Starts a step: zeroes the gradients.
     pub fn begin(&mut self) {
         self.shards.par_iter_mut().for_each(|s| s.grads.zero());
@@ -75,6 +70,16 @@ impl StepWorkspace {
     /// Forward pass over `batch`; where the loss is finite, the backward pass adds
     /// `loss_scale` × its gradient. Returns the mean loss over the batch's counted targets.
     pub fn accumulate(&mut self, params: &Params, batch: &Batch, loss_scale: f32) -> Result<f32> {
+        self.pass(params, batch, Some(loss_scale))
+    }
+
+    /// The mean loss over `batch` (forward passes only, sharded like a step): evaluation.
+    pub fn loss(&mut self, params: &Params, batch: &Batch) -> Result<f32> {
+        self.pass(params, batch, None)
+    }
+
+    /// Forward over every shard and, with a loss scale, backward.
+    fn pass(&mut self, params: &Params, batch: &Batch, loss_scale: Option<f32>) -> Result<f32> {
         let seq = batch.seq;
         let count = self.shards.len();
         let counted_total = batch.targets.iter().filter(|&&t| t >= 0).count().max(1);
@@ -87,14 +92,13 @@ impl StepWorkspace {
                 let ids = &batch.ids[rows.start * seq..rows.end * seq];
                 let targets = &batch.targets[rows.start * seq..rows.end * seq];
                 let counted = targets.iter().filter(|&&t| t >= 0).count();
-                // each shard's mean is over its own targets: weigh it by its share
-                let scale = loss_scale * counted as f32 / counted_total as f32;
                 let Shard { grads, acts, pool } = shard;
                 let mut work = || -> Result<(f32, usize)> {
                     forward(params, ids, rows.len(), seq, acts)?;
                     let shard_loss = loss(acts, targets, params.config.vocab_size);
-                    if shard_loss.is_finite() && counted > 0 {
-                        backward(params, acts, targets, grads, scale);
+                    if let Some(loss_scale) = loss_scale.filter(|_| shard_loss.is_finite() && counted > 0) {
+                        // each shard's mean is over its own targets: weigh it by its share
+                        backward(params, acts, targets, grads, loss_scale * counted as f32 / counted_total as f32);
                     }
                     Ok((shard_loss, counted))
                 };

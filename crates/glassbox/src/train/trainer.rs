@@ -27,7 +27,7 @@ use super::tasks::Task;
 use crate::config::GptConfig;
 use crate::error::{Error, Result};
 use crate::io::{load_model, save_model};
-use crate::model::{forward, loss, Activations, Params};
+use crate::model::{Activations, Params};
 use crate::rng::Rng;
 use crate::tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
@@ -384,12 +384,19 @@ impl Trainer {
         if spec.dir.is_file() {
             return Err(Error::input(format!("--out {} is a file; name a directory", spec.dir.display())));
         }
-        let (dataset, tokenizer, base, task, cache) = match &spec.data {
-            DataSource::Task { name } => {
-                let task = Task::from_name(name)?;
-                (Dataset::Task(task.clone()), task.tokenizer(), task.default_config(), Some(task), None)
-            }
-            DataSource::Text { path, tokenizer } => {
+        // settings first: a mistake in them should not wait for a tokenizer to be trained
+        let task = match &spec.data {
+            DataSource::Task { name } => Some(Task::from_name(name)?),
+            DataSource::Text { .. } => None,
+        };
+        let base = task.as_ref().map_or_else(|| GptConfig::preset("baby"), |t| Ok(t.default_config()))?;
+        let defaults = task.as_ref().map_or_else(TrainOptions::default, TrainOptions::for_task);
+        let options = spec.options.new_run(&defaults);
+        options.validate()?;
+        spec.shape.resolve(&base, base.vocab_size, None)?;
+        let (dataset, tokenizer, cache) = match (&spec.data, &task) {
+            (_, Some(task)) => (Dataset::Task(task.clone()), task.tokenizer(), None),
+            (DataSource::Text { path, tokenizer }, None) => {
                 let tokenizer_spec = TokenizerSpec::parse(tokenizer)?;
                 prep("reading the text", 0, 0);
                 let text = read_text(path)?;
@@ -399,12 +406,10 @@ impl Trainer {
                 prep("tokenizing", 0, 0);
                 let data = TextData::encode(&text, &tokenizer);
                 let key = CacheKey::new(path, &text, &tokenizer, &data);
-                (Dataset::Text(data), tokenizer, GptConfig::preset("baby")?, None, Some(key))
+                (Dataset::Text(data), tokenizer, Some(key))
             }
+            (DataSource::Task { .. }, None) => unreachable!("a task source has a task"),
         };
-        let defaults = task.as_ref().map_or_else(TrainOptions::default, TrainOptions::for_task);
-        let options = spec.options.new_run(&defaults);
-        options.validate()?;
         let config = spec.shape.resolve(&base, tokenizer.vocab_size(), tokenizer.end_of_text())?;
         let seq = sequence_length(&config, task.as_ref())?;
         if let (Dataset::Text(data), DataSource::Text { path, .. }) = (&dataset, &spec.data) {
@@ -644,12 +649,9 @@ impl Trainer {
     /// Mean loss over the fixed validation batches, and a task's accuracy.
     pub fn evaluate(&mut self) -> Result<EvalReport> {
         let start = Instant::now();
-        let vocab = self.config.vocab_size;
         let mut total = 0f64;
         for batch in &self.val_batches {
-            let acts = self.work.activations();
-            forward(&self.params, &batch.ids, batch.rows, batch.seq, acts)?;
-            total += loss(acts, &batch.targets, vocab) as f64;
+            total += self.work.loss(&self.params, batch)? as f64;
         }
         let val_loss = (total / self.val_batches.len() as f64) as f32;
         let accuracy = match &self.task {
@@ -827,6 +829,27 @@ mod tests {
         assert!(bits(&whole) == bits(&resumed), "parameters differ after resuming");
         let model = |dir: &Path| std::fs::read(dir.join("model.safetensors")).unwrap();
         assert!(model(a.path()) == model(b.path()), "model.safetensors differ");
+    }
+
+    #[test]
+    fn accumulating_two_micro_batches_equals_one_batch_of_both() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut whole = sort_run(a.path(), 3);
+        whole.options.batch = Some(8);
+        let mut halves = sort_run(b.path(), 3);
+        halves.options.batch = Some(4);
+        halves.options.accum = Some(2);
+        let mut whole = Trainer::create(whole, &mut quiet()).unwrap();
+        let mut halves = Trainer::create(halves, &mut quiet()).unwrap();
+        for _ in 0..3 {
+            let (x, y) = (whole.train_step().unwrap(), halves.train_step().unwrap());
+            assert!((x.loss - y.loss).abs() < 1e-5, "{} vs {}", x.loss, y.loss);
+            assert!((x.grad_norm - y.grad_norm).abs() < 1e-4 * x.grad_norm, "{} vs {}", x.grad_norm, y.grad_norm);
+            assert_eq!(y.tokens, x.tokens);
+        }
+        for (p, q) in whole.params.flat().iter().zip(halves.params.flat().iter()) {
+            assert!((p - q).abs() < 1e-5, "{p} vs {q}");
+        }
     }
 
     #[test]
