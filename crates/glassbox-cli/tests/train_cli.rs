@@ -102,6 +102,11 @@ fn data_too_short_empty_or_binary_is_refused() {
     let missing = tmp.path().join("missing.txt");
     assert_bad_input(&glassbox(&["train", "--data", path(&missing), "--out", path(&out)]), "does not exist");
     assert_bad_input(&glassbox(&["train", "--task", "juggle", "--out", path(&out)]), "unknown task");
+    assert_bad_input(&glassbox(&["train", "--out", path(&out)]), "nothing to train on");
+    assert_bad_input(
+        &glassbox(&["train", "--task", "sort", "--heads", "5", "--out", path(&out)]),
+        "multiple of n_head",
+    );
 }
 
 #[test]

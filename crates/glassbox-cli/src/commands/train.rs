@@ -95,20 +95,20 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    let nothing = || -> anyhow::Error {
+        Error::input("nothing to train on: give --data FILE.txt (a text file) or --task sort|reverse|add|repeat").into()
+    };
+    if !args.resume && args.data.is_none() && args.task.is_none() {
+        return Err(nothing());
+    }
     let out = match (&args.out, &args.data, &args.task) {
         (Some(out), _, _) => out.clone(),
         (None, _, Some(task)) => PathBuf::from("runs").join(task),
         (None, Some(data), None) => {
             PathBuf::from("runs").join(data.file_stem().map_or("text".into(), |s| s.to_string_lossy().into_owned()))
         }
-        (None, None, None) if args.resume => {
-            return Err(Error::input("--resume needs the run directory: --resume --out RUN").into());
-        }
         (None, None, None) => {
-            return Err(Error::input(
-                "nothing to train on: give --data FILE.txt (a text file) or --task sort|reverse|add|repeat",
-            )
-            .into());
+            return Err(Error::input("--resume needs the run directory: --resume --out RUN").into());
         }
     };
     let shape = ShapeRequest {
@@ -154,7 +154,7 @@ pub fn run(args: Args) -> Result<()> {
                 path: path.clone(),
                 tokenizer: args.tokenizer.clone().unwrap_or_else(|| "char".into()),
             },
-            (None, None) => unreachable!("checked above"),
+            (None, None) => return Err(nothing()),
         };
         if args.task.is_some() && args.tokenizer.is_some() {
             return Err(Error::input("--tokenizer applies to --data; a task brings its own vocabulary").into());
@@ -296,6 +296,13 @@ impl Spinner {
     }
 
     fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Drop for Spinner {
+    /// Also on an early return with an error: the message must not follow a stale spinner.
+    fn drop(&mut self) {
         self.bar.finish_and_clear();
     }
 }
