@@ -234,7 +234,7 @@ fn print_next_steps(trainer: &Trainer) {
                 "sort" => "CBABBC",
                 "reverse" => "ABCDEFGH",
                 "add" => "123+456=",
-                _ => "^qwertyuiop",
+                _ => "^abcdabcdabc",
             };
             println!("next: glassbox generate {dir} {example} --max-new-tokens {} --temperature 0", task.answer_len);
             println!("      glassbox explain {dir} {example}");

@@ -12,14 +12,17 @@
 //!   sorted (`CBABBC` → `ABBBCC`); 3 layers, 3 heads, 48 dims, context 11, vocabulary 3.
 //! - `reverse`: eight letters from A–H, then the same letters backwards.
 //! - `add`: two three-digit numbers and their four-digit sum (`123+456=0579`).
-//! - `repeat`: the induction-head task. A marker `^`, then a random segment of 2 to 9
-//!   letters repeated over and over (`^abcabcabc` → `abcabcabcab`). The first
-//!   pass of the segment is random and cannot be predicted; after it, every letter is the
-//!   one that followed the same letter last time — "find the previous occurrence of this
-//!   token and copy what came next", which is exactly what an induction head does. The
-//!   period varies from example to example, so copying a fixed distance back (a
-//!   positional shortcut) does not work. The loss counts from the second pass of the
-//!   segment.
+//! - `repeat`: the induction-head task, a random sequence shown twice. After the marker `^`
+//!   (which plays BOS) come random letters, a segment of 2 to 9 random letters, a gap of
+//!   random letters, and then the segment again, repeating to the end
+//!   (`^qx` `abcd` `pzmk` `abcdabcdab`). The first copy cannot be predicted; from the
+//!   second letter of the second copy on, every letter is the one that followed the same
+//!   letter last time — "find the previous occurrence of this token and copy what came
+//!   next", which is exactly what an induction head does. Where the segment starts, how
+//!   long it is and how far away its copy is all vary, so neither a position nor a fixed
+//!   distance back (shortcuts a small model takes when they work) predicts the copy: only
+//!   the previous occurrence does. The loss counts the predictable letters. Accuracy: a
+//!   periodic line, `^` and 11 letters (`^abcdabcdabc`), continued for 9 more.
 //!
 //! Held-out examples are set apart by a hash of the prompt: training never draws one.
 
@@ -54,13 +57,12 @@ pub struct Task {
 /// Names accepted by `--task`.
 pub const TASK_NAMES: [&str; 4] = ["sort", "reverse", "add", "repeat"];
 
-/// `repeat`: letters shown in the prompt, the shortest and longest segment, answer length.
-/// Random letters before the marker: 0. (Measured: with 0–4 of them, which move the marker,
-/// the default 1,500 steps no longer sufficed for the 2-layer model to learn the task.)
-const REPEAT_NOISE: usize = 0;
-const REPEAT_PROMPT: usize = REPEAT_NOISE + 10;
+/// `repeat`: an example is the marker and 20 letters; an accuracy prompt shows the marker
+/// and 11 letters (a full pass and two letters more for the longest segment), the answer
+/// the other 9.
+const REPEAT_PROMPT: usize = 12;
+const REPEAT_ANSWER: usize = 9;
 const REPEAT_PERIODS: std::ops::RangeInclusive<usize> = 2..=9;
-const REPEAT_ANSWER: usize = 11;
 
 impl Task {
     pub fn from_name(name: &str) -> Result<Task> {
@@ -94,7 +96,7 @@ impl Task {
             TaskKind::Sort => "sort six letters from {A, B, C} (CBABBC → ABBBCC)",
             TaskKind::Reverse => "reverse eight letters from A–H (ABCDEFGH → HGFEDCBA)",
             TaskKind::Add => "add two three-digit numbers (123+456= → 0579)",
-            TaskKind::Repeat => "continue a repeating segment of 2–9 letters (^abcabcabc → abcabcabcab): induction",
+            TaskKind::Repeat => "continue a repeating segment of 2–9 letters (^abcdabcdabc → dabcdabcd): induction",
         }
     }
 
@@ -108,11 +110,12 @@ impl Task {
     }
 
     /// The first input position whose target counts in the loss: the last prompt token
-    /// (its next token is the first of the answer), or for `repeat` the end of the first
-    /// pass of the segment (everything after it is predictable by copying).
+    /// (its next token is the first of the answer), or for `repeat` the first position
+    /// whose token has occurred before (everything from there on is predictable by copying
+    /// what followed that earlier occurrence).
     pub fn loss_from(&self, prompt: &[u32]) -> usize {
         match self.kind {
-            TaskKind::Repeat => repeat_start(prompt) - 1 + repeat_period(prompt),
+            TaskKind::Repeat => repeat_start(prompt) + repeat_period(prompt),
             _ => self.prompt_len - 1,
         }
     }
@@ -167,17 +170,14 @@ impl Task {
                 p
             }
             TaskKind::Repeat => loop {
-                // REPEAT_NOISE random letters, the marker ^ (id 0), then a segment of letters
-                // (ids 1..=26, drawn with replacement as in Olsson et al.) repeated. A prompt
-                // that shows a shorter period than its segment's would be ambiguous and is
-                // drawn again.
+                // The marker ^ (id 0), then a segment of letters (ids 1..=26, drawn with
+                // replacement as in Olsson et al.) repeated. A prompt that shows a shorter
+                // period than its segment's would be ambiguous and is drawn again.
                 let letter = |rng: &mut Rng| 1 + rng.below(self.vocab_size() - 1) as u32;
-                let noise = rng.below(REPEAT_NOISE + 1);
                 let period = REPEAT_PERIODS.start() + rng.below(REPEAT_PERIODS.end() - REPEAT_PERIODS.start() + 1);
                 let segment: Vec<u32> = (0..period).map(|_| letter(rng)).collect();
-                let mut prompt: Vec<u32> = (0..noise).map(|_| letter(rng)).collect();
-                prompt.push(0);
-                prompt.extend((0..self.prompt_len - noise - 1).map(|i| segment[i % period]));
+                let mut prompt = vec![0];
+                prompt.extend((0..self.prompt_len - 1).map(|i| segment[i % period]));
                 if repeat_period(&prompt) == period {
                     break prompt;
                 }
@@ -214,6 +214,44 @@ impl Task {
         for i in 0..self.seq_len() {
             ids[i] = full[i];
             targets[i] = if i >= from { full[i + 1] as i32 } else { -1 };
+        }
+    }
+
+    /// Writes one training example (`held_out` false) or validation example (true). For
+    /// most tasks that is one prompt and its answer; for `repeat` it is a segment shown
+    /// twice at random places (see the module header), so that only induction predicts it.
+    /// Held-out `repeat` examples are those whose first `prompt_len` tokens hash as held out.
+    pub fn write_stream_example(&self, rng: &mut Rng, held_out: bool, ids: &mut [u32], targets: &mut [i32]) {
+        if self.kind != TaskKind::Repeat {
+            return self.write_example(&self.prompt(rng, held_out), ids, targets);
+        }
+        let len = ids.len() + 1;
+        let letter = |rng: &mut Rng| 1 + rng.below(self.vocab_size() - 1) as u32;
+        let (stream, second, period, gap) = loop {
+            // ^, random letters, the segment, a gap of random letters, then the segment
+            // again and again to the end
+            let period = REPEAT_PERIODS.start() + rng.below(REPEAT_PERIODS.end() - REPEAT_PERIODS.start() + 1);
+            let gap = rng.below(len - 2 * period);
+            let prefix = rng.below(len - 2 * period - gap);
+            let segment: Vec<u32> = (0..period).map(|_| letter(rng)).collect();
+            let mut stream = vec![0];
+            stream.extend((0..prefix).map(|_| letter(rng)));
+            stream.extend_from_slice(&segment);
+            stream.extend((0..gap).map(|_| letter(rng)));
+            let second = stream.len();
+            stream.extend((0..len - second).map(|k| segment[k % period]));
+            if self.is_held_out(&stream[..self.prompt_len]) == held_out {
+                break (stream, second, period, gap);
+            }
+        };
+        for i in 0..len - 1 {
+            ids[i] = stream[i];
+            // from the second letter of the second copy on, the next letter is the one
+            // that followed the current letter last time — except the start of the third
+            // copy when a gap follows the first (the letter before it was followed by the gap)
+            let next = i + 1;
+            let copyable = next > second && !(next == second + period && gap > 0);
+            targets[i] = if copyable { stream[next] as i32 } else { -1 };
         }
     }
 
@@ -310,22 +348,23 @@ mod tests {
 
         let repeat = Task::from_name("repeat").unwrap();
         assert_eq!(repeat.seq_len(), 20);
-        let p = repeat.parse("^abcabcabc").unwrap();
-        assert_eq!(repeat.render(&repeat.answer(&p)), "abcabcabcab");
-        assert_eq!(repeat.render(&repeat.answer(&repeat.parse("xy^abcab").unwrap())), "cabcabcabca");
+        let p = repeat.parse("^abcdabcdabc").unwrap();
+        assert_eq!(repeat.render(&repeat.answer(&p)), "dabcdabcd");
+        assert_eq!(repeat.render(&repeat.answer(&repeat.parse("xy^abcab").unwrap())), "cabcabcab");
         let (mut ids, mut targets) = (vec![0; 20], vec![0; 20]);
         repeat.write_example(&p, &mut ids, &mut targets);
-        assert_eq!(repeat.render(&ids), "^abcabcabcabcabcabca");
-        // the first pass (^ → a, a → b, b → c) cannot be predicted: not counted; from the
-        // second pass on, everything is
-        assert_eq!(&targets[..3], &[-1; 3]);
-        assert!(targets[3..].iter().all(|&t| t > 0));
+        assert_eq!(repeat.render(&ids), "^abcdabcdabcdabcdabc");
+        // ^ → a … c → d, then d → a (d has not occurred before) cannot be predicted: not
+        // counted; from a → b in the second pass on, everything is
+        assert_eq!(&targets[..5], &[-1; 5]);
+        assert_eq!(targets[5], 2);
+        assert!(targets[5..].iter().all(|&t| t > 0));
         let mut rng = Rng::new(3);
         let mut periods = std::collections::BTreeSet::new();
         for _ in 0..200 {
             let p = repeat.prompt(&mut rng, false);
             let (start, period) = (repeat_start(&p), repeat_period(&p));
-            assert!((1..=1 + REPEAT_NOISE).contains(&start) && p[start - 1] == 0, "{p:?}");
+            assert!(start == 1 && p[0] == 0, "{p:?}");
             assert!(REPEAT_PERIODS.contains(&period), "period {period}");
             assert!((start + period..p.len()).all(|i| p[i] == p[i - period]), "the prompt repeats its segment");
             periods.insert(period);
@@ -334,6 +373,35 @@ mod tests {
 
         assert!(Task::from_name("sorting").unwrap_err().to_string().contains("sort, reverse, add, repeat"));
         assert!(sort.parse("ABD").is_err());
+    }
+
+    #[test]
+    fn repeat_examples_show_a_segment_twice_anywhere_and_count_only_copyable_letters() {
+        let repeat = Task::from_name("repeat").unwrap();
+        let mut rng = Rng::new(7);
+        let (mut ids, mut targets) = (vec![0; 20], vec![0; 20]);
+        let (mut first_counted, mut distances) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+        for _ in 0..2000 {
+            repeat.write_stream_example(&mut rng, false, &mut ids, &mut targets);
+            assert_eq!(ids[0], 0, "the marker starts every example");
+            assert!(ids[1..].iter().all(|&id| id > 0), "letters after it");
+            assert!(!repeat.is_held_out(&ids[..repeat.prompt_len]));
+            let counted: Vec<usize> = (0..20).filter(|&i| targets[i] >= 0).collect();
+            assert!(!counted.is_empty(), "every example has copyable letters: {ids:?}");
+            first_counted.insert(counted[0]);
+            for &i in &counted {
+                // a counted target is the next token and predictable by copying: the
+                // current token occurred earlier and what followed it then is the target
+                let next = if i + 1 < 20 { ids[i + 1] as i32 } else { targets[i] };
+                assert_eq!(targets[i], next);
+                let earlier = (1..i).filter(|&j| ids[j] == ids[i] && ids.get(j + 1).map(|&x| x as i32) == Some(next));
+                let nearest = earlier.max().unwrap_or_else(|| panic!("target at {i} has no earlier copy in {ids:?}"));
+                distances.insert(i - nearest);
+            }
+        }
+        // copies start at many places and sit at many distances from the original
+        assert!(first_counted.len() >= 12, "{first_counted:?}");
+        assert!(distances.len() >= 12, "{distances:?}");
     }
 
     #[test]
