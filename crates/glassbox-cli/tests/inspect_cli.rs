@@ -560,3 +560,18 @@ fn generate_applies_interventions() {
     bad.extend(["--ablate", "blocks.0.attn.head.7"]);
     assert!(bad_input(&bad).contains("head 7 does not exist"));
 }
+
+/// `bench trace` runs its four variants and reports what it recorded (the timings
+/// themselves are for BENCHMARKS.md, not for a test).
+#[test]
+fn bench_trace_reports_every_hook_recorded() {
+    let out = ok(&["bench", "trace", "--preset", "sorter", "--tokens", "8", "--rounds", "2"]);
+    let report: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    // the sorter has 3 layers of a dozen or more hooks each, plus the embeddings and the end
+    let hooks = report["hooks"].as_u64().unwrap();
+    assert!(hooks > 3 * 10, "{report}");
+    assert!(report["recorded_mb"].as_f64().unwrap() > 0.0);
+    for key in ["forward_ms", "trace_nothing_ms", "trace_all_ms", "trace_all_fresh_arena_ms"] {
+        assert!(report[key].as_f64().unwrap() > 0.0, "{key}: {report}");
+    }
+}

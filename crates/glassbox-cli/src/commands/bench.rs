@@ -19,6 +19,8 @@ pub enum Bench {
     Train(super::bench_train::Args),
     /// Tokenizer speed: encoding MB/s on one thread and on all, and BPE training time.
     Tokenize(TokenizeArgs),
+    /// What tracing costs: the forward pass against traces recording nothing and everything.
+    Trace(super::bench_trace::Args),
 }
 
 #[derive(clap::Args)]
@@ -55,6 +57,7 @@ pub fn run(bench: Bench) -> Result<()> {
         Bench::Generate(args) => generate(args),
         Bench::Train(args) => super::bench_train::run(args),
         Bench::Tokenize(args) => tokenize(args),
+        Bench::Trace(args) => super::bench_trace::run(args),
     }
 }
 

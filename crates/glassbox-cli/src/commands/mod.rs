@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 pub mod bench;
+pub mod bench_trace;
 pub mod bench_train;
 pub mod convert;
 pub mod demo;

@@ -148,7 +148,6 @@ pub fn attention_backward(
                 softmax_backward_row(&mut row[..=t], &pattern_bh[t * seq..t * seq + t + 1], scale);
                 row[t + 1..].fill(0.0);
             }
-            let dz_h = Strided { data: &dz[dz_of(0)..], row_stride: c, col_stride: 1 };
             let pattern_t = Strided { data: pattern_bh, row_stride: 1, col_stride: seq };
             let ds_m = Strided { data: &ds, row_stride: seq, col_stride: 1 };
             let ds_t = Strided { data: &ds, row_stride: 1, col_stride: seq };

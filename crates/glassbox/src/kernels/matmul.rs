@@ -70,6 +70,7 @@ fn gemm_into(
 }
 
 /// A strided matrix for [`gemm_serial`]: element (r, c) at `data[r·row_stride + c·col_stride]`.
+#[derive(Clone, Copy)]
 pub(crate) struct Strided<'a> {
     pub data: &'a [f32],
     pub row_stride: usize,

@@ -28,17 +28,10 @@ pub fn max_of(row: &[f32]) -> f32 {
     chunks.remainder().iter().chain(&lanes).fold(f32::NEG_INFINITY, |m, &v| m.max(v))
 }
 
-/// The sum of a row, in eight lanes (so it vectorizes).
+/// The sum of a row, in lanes (so it vectorizes).
 #[inline]
 fn sum_of(row: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    let mut chunks = row.chunks_exact(8);
-    for chunk in &mut chunks {
-        for j in 0..8 {
-            lanes[j] += chunk[j];
-        }
-    }
-    chunks.remainder().iter().sum::<f32>() + lanes.iter().sum::<f32>()
+    super::sum_zip(row, row, |v, _| v)
 }
 
 /// The softmax of `row / temperature` into a fresh vector, computed in f64 for the
