@@ -42,11 +42,11 @@ pub fn gelu_forward(out: &mut [f32], inp: &[f32]) {
     }
 }
 
-/// dinp += gelu'(inp) · dout.
+/// dinp = gelu'(inp) · dout (overwritten, like the forward pass's output).
 pub fn gelu_backward(dinp: &mut [f32], inp: &[f32], dout: &[f32]) {
     let kernel = |((d, i), g): ((&mut [f32], &[f32]), &[f32])| {
         for ((d, &x), &g) in d.iter_mut().zip(i).zip(g) {
-            *d += gelu_derivative(x) * g;
+            *d = gelu_derivative(x) * g;
         }
     };
     if dinp.len() < PARALLEL_MIN {

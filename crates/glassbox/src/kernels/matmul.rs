@@ -158,8 +158,9 @@ pub fn matmul_forward(
     gemm_into(out, out_dim, true, rows, out_dim, in_dim, lhs, weight_view(weight, in_dim, out_dim, layout));
 }
 
-/// Backward of `out = inp · W + b`, accumulating:
-/// dinp += dout · Wᵀ, dW += inpᵀ · dout (in W's own layout), dbias += Σ_rows dout.
+/// Backward of `out = inp · W + b`: dinp = dout · Wᵀ (overwritten: the backward pass hands
+/// each layer a fresh buffer for it), and, accumulating over micro-batches,
+/// dW += inpᵀ · dout (in W's own layout), dbias += Σ_rows dout.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_backward(
     dinp: &mut [f32],
@@ -176,10 +177,10 @@ pub fn matmul_backward(
     assert!(dout.len() >= rows * out_dim && inp.len() >= rows * in_dim && dinp.len() >= rows * in_dim);
     assert!(dweight.len() >= in_dim * out_dim && weight.len() >= in_dim * out_dim);
     let dout_view = View { ptr: dout.as_ptr(), row_stride: out_dim as isize, col_stride: 1 };
-    // dinp[rows, in] += dout[rows, out] · Wᵀ[out, in]
+    // dinp[rows, in] = dout[rows, out] · Wᵀ[out, in]
     let w = weight_view(weight, in_dim, out_dim, layout);
     let w_transposed = View { ptr: w.ptr, row_stride: w.col_stride, col_stride: w.row_stride };
-    gemm_into(dinp, in_dim, true, rows, in_dim, out_dim, dout_view, w_transposed);
+    gemm_into(dinp, in_dim, false, rows, in_dim, out_dim, dout_view, w_transposed);
     // dW += inpᵀ · dout, written in W's layout.
     let inp_transposed = View { ptr: inp.as_ptr(), row_stride: 1, col_stride: in_dim as isize };
     let dout_view = View { ptr: dout.as_ptr(), row_stride: out_dim as isize, col_stride: 1 };
@@ -303,7 +304,9 @@ mod tests {
         let (rows, i_dim, o_dim) = (7, 9, 11);
         for layout in [WeightLayout::InOut, WeightLayout::OutIn] {
             let (inp, w, dout) = (pseudo(rows * i_dim, 4), pseudo(i_dim * o_dim, 5), pseudo(rows * o_dim, 6));
-            let (mut dinp, mut dw, mut db) = (vec![0f32; rows * i_dim], vec![0f32; i_dim * o_dim], vec![0f32; o_dim]);
+            // dinp is overwritten (whatever it held, even NaN, is gone); dW and db accumulate
+            let (mut dinp, mut dw, mut db) =
+                (vec![f32::NAN; rows * i_dim], vec![0f32; i_dim * o_dim], vec![0f32; o_dim]);
             matmul_backward(&mut dinp, &mut dw, Some(&mut db), &dout, &inp, &w, rows, i_dim, o_dim, layout);
             for r in 0..rows {
                 for i in 0..i_dim {

@@ -55,10 +55,18 @@ impl Gradients {
     }
 }
 
+/// `buffer` at `len` elements, zeroed: for gradients that kernels accumulate into.
 fn zeroed(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
     buffer.clear();
     buffer.resize(len, 0.0);
     buffer
+}
+
+/// `buffer` at `len` elements, contents left as they are: for gradients a kernel overwrites
+/// whole (`matmul_backward`'s dinp, `gelu_backward`, `cross_entropy_backward`).
+fn sized(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    buffer.resize(len, 0.0);
+    &mut buffer[..len]
 }
 
 /// Accumulates d(mean cross-entropy)/d(parameters) into `grads.params` for the forward pass
@@ -83,9 +91,9 @@ pub fn backward(params: &Params, acts: &Activations, targets: &[i32], grads: &mu
     let g = grad_params.tensors_mut();
 
     // softmax cross-entropy → head (logits = ln_f · wteᵀ) → final layer norm
-    let dlogits = zeroed(dlogits, n * v);
+    let dlogits = sized(dlogits, n * v);
     cross_entropy_backward(dlogits, &acts.logits, targets, v, loss_scale / counted as f32);
-    let dln = zeroed(dnorm, n * c);
+    let dln = sized(dnorm, n * c);
     matmul_backward(dln, g.wte, None, dlogits, &acts.ln_f_normalized, w.wte, n, c, v, WeightLayout::OutIn);
     let dresid = zeroed(dresid, n * c);
     layer_norm_backward(
@@ -105,7 +113,7 @@ pub fn backward(params: &Params, acts: &Activations, targets: &[i32], grads: &mu
         let (a, wb, gb) = (&acts.blocks[layer], &w.blocks[layer], &mut grad_blocks[layer]);
         let input = acts.resid_pre(layer);
         // resid_post = resid_mid + mlp_out: back through the MLP, then layer norm 2
-        let dpost = zeroed(dpost, n * 4 * c);
+        let dpost = sized(dpost, n * 4 * c);
         matmul_backward(
             dpost,
             gb.mlp_proj_weight,
@@ -118,9 +126,9 @@ pub fn backward(params: &Params, acts: &Activations, targets: &[i32], grads: &mu
             c,
             WeightLayout::InOut,
         );
-        let dpre = zeroed(dpre, n * 4 * c);
+        let dpre = sized(dpre, n * 4 * c);
         gelu_backward(dpre, &a.mlp_pre, dpost);
-        let dln = zeroed(dnorm, n * c);
+        let dln = sized(dnorm, n * c);
         matmul_backward(
             dln,
             gb.c_fc_weight,
@@ -145,7 +153,7 @@ pub fn backward(params: &Params, acts: &Activations, targets: &[i32], grads: &mu
             c,
         );
         // resid_mid = resid_pre + attn_out: back through the projection, attention, layer norm 1
-        let dz = zeroed(dz, n * c);
+        let dz = sized(dz, n * c);
         matmul_backward(
             dz,
             gb.attn_proj_weight,
@@ -160,7 +168,7 @@ pub fn backward(params: &Params, acts: &Activations, targets: &[i32], grads: &mu
         );
         let dqkv = zeroed(dqkv, n * 3 * c);
         attention_backward(dqkv, dz, &a.qkv, &a.attn_pattern, batch, seq, c, h);
-        let dln = zeroed(dnorm, n * c);
+        let dln = sized(dnorm, n * c);
         matmul_backward(
             dln,
             gb.c_attn_weight,
