@@ -24,6 +24,17 @@ struct View {
     col_stride: isize,
 }
 
+/// Sets gemm's tuning once per process. gemm copies ("packs") the left operand of a
+/// single-threaded product into panels whenever the product is wider than 8 micro-tiles,
+/// even when that operand is already contiguous where the micro-kernel reads it; for the
+/// small products of training a small model (a few hundred rows, operands that fit in L2)
+/// that copy cost ~8% of a step and bought nothing. With the threshold at its maximum,
+/// contiguous operands are read in place; strided ones are still packed.
+fn configure_gemm() {
+    static CONFIGURED: std::sync::Once = std::sync::Once::new();
+    CONFIGURED.call_once(|| gemm::set_lhs_packing_threshold_single_thread(256));
+}
+
 /// dst[m, n] (+)= lhs[m, k] · rhs[k, n]; dst is row-major with row stride `dst_row_stride`.
 #[allow(clippy::too_many_arguments)]
 fn gemm_into(
@@ -37,6 +48,7 @@ fn gemm_into(
     rhs: View,
 ) {
     debug_assert!(dst.len() >= (m - 1) * dst_row_stride + n);
+    configure_gemm();
     let parallelism = if m * n * k < 1 << 18 || rayon::current_num_threads() == 1 {
         gemm::Parallelism::None
     } else {
@@ -103,6 +115,7 @@ pub(crate) unsafe fn gemm_serial(
     scale: f32,
 ) {
     assert!(lhs.covers(m, k) && rhs.covers(k, n), "gemm_serial: operands shorter than their shapes");
+    configure_gemm();
     gemm::gemm(
         m,
         n,
