@@ -534,7 +534,13 @@ fn induction_forms_in_two_layers_and_ablation_undoes_it() {
     ok(&["space", two.to_str().unwrap(), "map", "--out", svg.to_str().unwrap()]);
     well_formed(&std::fs::read_to_string(&svg).unwrap()).unwrap();
 
+    // and the terminal names the head
+    let text = ok(&["heads", two.to_str().unwrap()]);
+    assert!(text.contains(&format!("blocks.1.attn.head.{induction_head} attends like an induction head")), "{text}");
+
     let one = train("1");
+    let text = ok(&["heads", one.to_str().unwrap()]);
+    assert!(text.contains("no head attends like an induction head"), "{text}");
     let report = heads(&one, &[]);
     let (_, one_layer_induction) = strongest(&report, 0, "induction");
     assert!(one_layer_induction <= 0.2, "1 layer: a head with induction score {one_layer_induction}");

@@ -113,12 +113,18 @@ pub fn run(args: Args) -> Result<()> {
     say!("    second repetition  {:>7.4}  {}", report.loss_second, s.cyan(&bar(report.loss_second / top, 30)));
     say!("    uniform guess ln V {:>7.4}  {}", report.loss_uniform, s.dim(&bar(report.loss_uniform / top, 30)));
     if report.loss_second < 0.5 * report.loss_first {
-        say!(
-            "  {}",
-            s.green(
-                "the second copy is predicted far better than the first: the model copies from context (induction)"
-            )
-        );
+        // copying alone does not prove an induction head: a 1-layer model copies a little
+        // through other means, so name the head only when one attends like one
+        let inducer =
+            report.best(None, &|x: &glassbox::inspect::heads::HeadScore| x.induction).filter(|b| b.induction >= 0.5);
+        let why = match inducer {
+            Some(b) => format!(
+                "the model copies from context, and blocks.{}.attn.head.{} attends like an induction head ({:.2})",
+                b.layer, b.head, b.induction
+            ),
+            None => "the model copies from context, but no head attends like an induction head (score ≥ 0.5)".into(),
+        };
+        say!("  {}", s.green(&format!("the second copy is predicted far better than the first: {why}")));
     }
     Ok(())
 }
