@@ -7,7 +7,7 @@
 use super::explain::{bar, say, Style};
 use super::trace::{load, InterventionArgs};
 use anyhow::Result;
-use glassbox::inspect::heads::{detect_heads, HeadOptions};
+use glassbox::inspect::heads::{detect_heads, HeadOptions, HeadScore};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -115,8 +115,7 @@ pub fn run(args: Args) -> Result<()> {
     if report.loss_second < 0.5 * report.loss_first {
         // copying alone does not prove an induction head: a 1-layer model copies a little
         // through other means, so name the head only when one attends like one
-        let inducer =
-            report.best(None, &|x: &glassbox::inspect::heads::HeadScore| x.induction).filter(|b| b.induction >= 0.5);
+        let inducer = report.best(None, |x: &HeadScore| x.induction).filter(|b| b.induction >= 0.5);
         let why = match inducer {
             Some(b) => format!(
                 "the model copies from context, and blocks.{}.attn.head.{} attends like an induction head ({:.2})",
