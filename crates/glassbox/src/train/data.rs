@@ -264,7 +264,7 @@ impl Dataset {
         for (ids, targets) in batch.ids.chunks_exact_mut(seq).zip(batch.targets.chunks_exact_mut(seq)) {
             match self {
                 Dataset::Text(data) => write_window(&data.train, rng.below(data.train.len() - seq), ids, targets),
-                Dataset::Task(task) => task.write_stream_example(rng, false, ids, targets),
+                Dataset::Task(task) => task.write_random_example(rng, false, ids, targets),
             }
         }
     }
@@ -279,7 +279,7 @@ impl Dataset {
                 for (ids, targets) in batch.ids.chunks_exact_mut(seq).zip(batch.targets.chunks_exact_mut(seq)) {
                     match self {
                         Dataset::Text(data) => write_window(&data.val, rng.below(data.val.len() - seq), ids, targets),
-                        Dataset::Task(task) => task.write_stream_example(&mut rng, true, ids, targets),
+                        Dataset::Task(task) => task.write_random_example(&mut rng, true, ids, targets),
                     }
                 }
                 batch

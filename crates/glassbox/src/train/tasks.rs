@@ -221,7 +221,7 @@ impl Task {
     /// most tasks that is one prompt and its answer; for `repeat` it is a segment shown
     /// twice at random places (see the module header), so that only induction predicts it.
     /// Held-out `repeat` examples are those whose first `prompt_len` tokens hash as held out.
-    pub fn write_stream_example(&self, rng: &mut Rng, held_out: bool, ids: &mut [u32], targets: &mut [i32]) {
+    pub fn write_random_example(&self, rng: &mut Rng, held_out: bool, ids: &mut [u32], targets: &mut [i32]) {
         if self.kind != TaskKind::Repeat {
             return self.write_example(&self.prompt(rng, held_out), ids, targets);
         }
@@ -382,7 +382,7 @@ mod tests {
         let (mut ids, mut targets) = (vec![0; 20], vec![0; 20]);
         let (mut first_counted, mut distances) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
         for _ in 0..2000 {
-            repeat.write_stream_example(&mut rng, false, &mut ids, &mut targets);
+            repeat.write_random_example(&mut rng, false, &mut ids, &mut targets);
             assert_eq!(ids[0], 0, "the marker starts every example");
             assert!(ids[1..].iter().all(|&id| id > 0), "letters after it");
             assert!(!repeat.is_held_out(&ids[..repeat.prompt_len]));
