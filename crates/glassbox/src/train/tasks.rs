@@ -173,9 +173,8 @@ impl Task {
                 // The marker ^ (id 0), then a segment of letters (ids 1..=26, drawn with
                 // replacement as in Olsson et al.) repeated. A prompt that shows a shorter
                 // period than its segment's would be ambiguous and is drawn again.
-                let letter = |rng: &mut Rng| 1 + rng.below(self.vocab_size() - 1) as u32;
-                let period = REPEAT_PERIODS.start() + rng.below(REPEAT_PERIODS.end() - REPEAT_PERIODS.start() + 1);
-                let segment: Vec<u32> = (0..period).map(|_| letter(rng)).collect();
+                let period = draw_repeat_period(rng);
+                let segment: Vec<u32> = (0..period).map(|_| self.draw_letter(rng)).collect();
                 let mut prompt = vec![0];
                 prompt.extend((0..self.prompt_len - 1).map(|i| segment[i % period]));
                 if repeat_period(&prompt) == period {
@@ -217,6 +216,12 @@ impl Task {
         }
     }
 
+    /// A random `repeat` letter: ids 1..=26 (0 is the marker), drawn with replacement as in
+    /// Olsson et al.
+    fn draw_letter(&self, rng: &mut Rng) -> u32 {
+        1 + rng.below(self.vocab_size() - 1) as u32
+    }
+
     /// Writes one training example (`held_out` false) or validation example (true). For
     /// most tasks that is one prompt and its answer; for `repeat` it is a segment shown
     /// twice at random places (see the module header), so that only induction predicts it.
@@ -226,18 +231,17 @@ impl Task {
             return self.write_example(&self.prompt(rng, held_out), ids, targets);
         }
         let len = ids.len() + 1;
-        let letter = |rng: &mut Rng| 1 + rng.below(self.vocab_size() - 1) as u32;
         let (stream, second, period, gap) = loop {
             // ^, random letters, the segment, a gap of random letters, then the segment
             // again and again to the end
-            let period = REPEAT_PERIODS.start() + rng.below(REPEAT_PERIODS.end() - REPEAT_PERIODS.start() + 1);
+            let period = draw_repeat_period(rng);
             let gap = rng.below(len - 2 * period);
             let prefix = rng.below(len - 2 * period - gap);
-            let segment: Vec<u32> = (0..period).map(|_| letter(rng)).collect();
+            let segment: Vec<u32> = (0..period).map(|_| self.draw_letter(rng)).collect();
             let mut stream = vec![0];
-            stream.extend((0..prefix).map(|_| letter(rng)));
+            stream.extend((0..prefix).map(|_| self.draw_letter(rng)));
             stream.extend_from_slice(&segment);
-            stream.extend((0..gap).map(|_| letter(rng)));
+            stream.extend((0..gap).map(|_| self.draw_letter(rng)));
             let second = stream.len();
             stream.extend((0..len - second).map(|k| segment[k % period]));
             if self.is_held_out(&stream[..self.prompt_len]) == held_out {
@@ -306,6 +310,11 @@ impl Task {
             })
             .collect()
     }
+}
+
+/// A random `repeat` segment length from `REPEAT_PERIODS`.
+fn draw_repeat_period(rng: &mut Rng) -> usize {
+    REPEAT_PERIODS.start() + rng.below(REPEAT_PERIODS.end() - REPEAT_PERIODS.start() + 1)
 }
 
 /// Where a `repeat` prompt's repeating letters begin: just after its last `^` (id 0).
