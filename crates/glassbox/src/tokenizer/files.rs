@@ -32,12 +32,27 @@ pub(super) fn read_text(path: &Path) -> Result<String> {
 pub fn read_vocab_and_merges(vocab_path: &Path, merges_path: &Path) -> Result<BpeTokenizer> {
     let vocab_text = read_text(vocab_path)?;
     let merges_text = read_text(merges_path)?;
-    let vocab_name = vocab_path.display().to_string();
-    let vocab = parse_vocab(&vocab_text, &vocab_name)?;
-    let merges = parse_merges_txt(&merges_text, &merges_path.display().to_string())?;
+    parse_vocab_and_merges(
+        &vocab_text,
+        &merges_text,
+        &vocab_path.display().to_string(),
+        &merges_path.display().to_string(),
+    )
+}
+
+/// Builds a tokenizer from the texts of `vocab.json` and `merges.txt`; the names are what
+/// messages call the two files.
+pub fn parse_vocab_and_merges(
+    vocab_text: &str,
+    merges_text: &str,
+    vocab_name: &str,
+    merges_name: &str,
+) -> Result<BpeTokenizer> {
+    let vocab = parse_vocab(vocab_text, vocab_name)?;
+    let merges = parse_merges_txt(merges_text, merges_name)?;
     let special: Vec<(String, u32, bool)> =
         vocab.iter().filter(|(name, _)| name == END_OF_TEXT).map(|(name, id)| (name.clone(), *id, true)).collect();
-    build(vocab, merges, special, &vocab_name)
+    build(vocab, merges, special, vocab_name)
 }
 
 /// A merge as written: its two parts and where it was written (for messages).

@@ -404,7 +404,8 @@ impl Trainer {
                 let tokenizer = tokenizer_spec
                     .build(&text, train_text, &mut |done, total| prep("training the BPE vocabulary", done, total))?;
                 prep("tokenizing", 0, 0);
-                let data = TextData::encode(&text, &tokenizer);
+                let data = TextData::encode(&text, &tokenizer)
+                    .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
                 let key = CacheKey::new(path, &text, &tokenizer, &data);
                 (Dataset::Text(data), tokenizer, Some(key))
             }
@@ -412,6 +413,7 @@ impl Trainer {
         };
         let config = spec.shape.resolve(&base, tokenizer.vocab_size(), tokenizer.end_of_text())?;
         let seq = sequence_length(&config, task.as_ref())?;
+        StepWorkspace::check_fits(&config, options.batch, seq)?;
         if let (Dataset::Text(data), DataSource::Text { path, .. }) = (&dataset, &spec.data) {
             data.check_fits(seq, path)?;
         }
@@ -495,6 +497,7 @@ impl Trainer {
             }
         };
         let seq = sequence_length(&config, task.as_ref())?;
+        StepWorkspace::check_fits(&config, options.batch, seq)?;
         let mut params = Params::zeros(&config);
         params.flat_mut().copy_from_slice(&state.params);
         let log = RunLog::resume(dir, state.step)?;
@@ -688,7 +691,7 @@ impl Trainer {
             rng: self.rng.state(),
             batches_drawn: self.batches_drawn,
             run: &run,
-            params: &params,
+            params,
             exp_avg: &self.optimizer.m,
             exp_avg_sq: &self.optimizer.v,
             adam_t: self.optimizer.t,
@@ -775,7 +778,8 @@ fn resume_text(dir: &Path, source: &Path, tokenizer: &Tokenizer, prep: Prep) -> 
         }
         None => {
             prep("tokenizing", 0, 0);
-            let data = TextData::encode(&text, tokenizer);
+            let data =
+                TextData::encode(&text, tokenizer).map_err(|e| Error::input(format!("{}: {e}", source.display())))?;
             save_token_cache(dir, &CacheKey::new(source, &text, tokenizer, &data), &data)?;
             Ok(data)
         }
@@ -860,7 +864,7 @@ mod tests {
             trainer.train_step().unwrap();
         }
         trainer.checkpoint().unwrap();
-        let saved = trainer.params.flat().into_owned();
+        let saved = trainer.params.flat().to_vec();
         for _ in 0..5 {
             trainer.train_step().unwrap();
         }
