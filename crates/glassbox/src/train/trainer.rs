@@ -866,6 +866,29 @@ mod tests {
     }
 
     #[test]
+    fn a_run_asked_to_stop_checkpoints_the_step_it_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut trainer = Trainer::create(sort_run(dir.path(), 16), &mut quiet()).unwrap();
+        let mut checkpoints = Vec::new();
+        let steps = std::cell::Cell::new(0);
+        trainer
+            .run_until(
+                &mut |event| match event {
+                    Event::Step(s) => steps.set(s.step),
+                    Event::Checkpoint { step, .. } => checkpoints.push(*step),
+                    Event::Eval(_) => {}
+                },
+                &|| steps.get() >= 5,
+            )
+            .unwrap();
+        assert_eq!((trainer.step, trainer.last_checkpoint, checkpoints), (5, Some(5), vec![5]));
+        assert_eq!(crate::train::checkpoint::saved_step(dir.path()), Some(5));
+        drop(trainer);
+        let resumed = Trainer::resume(dir.path(), ResumeRequest::default(), &mut quiet()).unwrap();
+        assert_eq!(resumed.step, 5);
+    }
+
+    #[test]
     fn accumulating_two_micro_batches_equals_one_batch_of_both() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let mut whole = sort_run(a.path(), 3);
