@@ -4,6 +4,8 @@
 //! of them through the model — tokens, embedding, each block (layer norm, the clearest
 //! attention head, the residual stream), the softmax that picked each letter — with every
 //! number read from the activations of one forward pass. Ends with what to try next.
+//! Like every command that writes a directory, it refuses to replace one that holds
+//! something unless given `--force`.
 
 use super::train::TrainBar;
 use anyhow::Result;
@@ -11,7 +13,7 @@ use glassbox::kernels::softmax::softmax;
 use glassbox::model::{forward, Activations};
 use glassbox::train::run_dir::holds_a_model;
 use glassbox::train::{DataSource, Event, NewRun, OptionChanges, ShapeRequest, Task, Trainer};
-use glassbox::{Error, GptConfig};
+use glassbox::Error;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -21,6 +23,9 @@ pub struct Args {
     /// Where to save the trained sorter (a model directory other commands load).
     #[arg(long, default_value = "runs/sorter", value_name = "RUN")]
     out: PathBuf,
+    /// Replace --out if it already holds something (an earlier demo, say).
+    #[arg(long)]
+    force: bool,
     /// Training steps.
     #[arg(long)]
     steps: Option<usize>,
@@ -35,7 +40,7 @@ const EXAMPLES: [&str; 5] = ["CBABBC", "ACBCAB", "CCCAAA", "BABABA", "CAB"];
 
 pub fn run(args: Args) -> Result<()> {
     let style = Style::detect();
-    refuse_foreign_model(&args.out)?;
+    refuse_to_replace(&args.out, args.force)?;
     let task = Task::from_name("sort")?;
     println!("{}", style.bold("glassbox demo — a tiny GPT learns to sort letters, then shows you how it does it"));
     println!(
@@ -55,7 +60,7 @@ pub fn run(args: Args) -> Result<()> {
         data: DataSource::Task { name: "sort".into() },
         shape: ShapeRequest::default(),
         options,
-        overwrite: true,
+        overwrite: args.force,
     };
     let mut trainer = Trainer::create(spec, &mut |_, _, _| {})?;
     let c = &trainer.config;
@@ -131,21 +136,17 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// The demo replaces its own earlier run, never someone else's model.
-fn refuse_foreign_model(out: &Path) -> Result<()> {
-    if !holds_a_model(out) {
-        return Ok(());
+/// The demo replaces a run, its own earlier one included, only when told to: the run
+/// could have been trained for hours with the same command line.
+fn refuse_to_replace(out: &Path, force: bool) -> Result<()> {
+    if holds_a_model(out) && !force {
+        return Err(Error::input(format!(
+            "{} already holds a model (an earlier demo?); pass --force to replace it, or --out DIR to keep it",
+            out.display()
+        ))
+        .into());
     }
-    let sorter = GptConfig::preset("sorter")?;
-    let config = GptConfig::from_json_file(&out.join("config.json")).ok();
-    if config.as_ref().is_some_and(|c| c.vocab_size == sorter.vocab_size && c.n_ctx == sorter.n_ctx) {
-        return Ok(());
-    }
-    Err(Error::input(format!(
-        "{} holds another model, which the demo would overwrite; pass --out DIR to save the sorter elsewhere",
-        out.display()
-    ))
-    .into())
+    Ok(glassbox::io::check_target(out, force)?)
 }
 
 /// A prompt of six letters: shorter examples ("CAB") are repeated to length.

@@ -14,7 +14,6 @@ use super::fx::FxHashMap;
 use super::END_OF_TEXT;
 use crate::{Error, Result};
 use serde_json::Value;
-use std::io::Write;
 use std::path::Path;
 
 pub(super) fn read_text(path: &Path) -> Result<String> {
@@ -348,32 +347,13 @@ pub fn merges_txt(tok: &BpeTokenizer) -> String {
     out
 }
 
-/// Writes `data` to `path` atomically: a temporary file beside it, synced, then renamed
-/// over the target (and the folder synced), so a crash leaves the old file or the new one.
+/// Writes `data` to `path` atomically (see [`crate::io::write_atomic`]), creating its
+/// folder if needed.
 pub(super) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| Error::writing(dir, e))?;
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "tokenizer".into());
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        // Make the rename itself durable (best effort: not every platform can open a dir).
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::writing(path, e)
-    })
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::writing(dir, e))?;
+    }
+    crate::io::write_atomic(path, |w| w.write_all(data))
 }
 
 #[cfg(test)]
