@@ -175,3 +175,27 @@ fn an_output_under_a_file_is_bad_input() {
     }
     assert_eq!(std::fs::read(&file).unwrap(), b"x");
 }
+
+#[test]
+fn demo_run_again_replaces_its_own_run_but_never_a_trained_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let in_tmp = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_glassbox")).args(args).current_dir(tmp.path()).output().unwrap()
+    };
+    let demo = ["--threads", "1", "demo", "--steps", "20"];
+    // README's first command, twice: the second replaces the first's runs/sorter
+    let first = in_tmp(&demo);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let second = in_tmp(&demo);
+    assert!(second.status.success(), "{}", stderr(&second));
+    // a run trained with `train`, even on the sort task, is never replaced without --force
+    let sorter = tmp.path().join("runs/sorter");
+    std::fs::remove_dir_all(&sorter).unwrap();
+    let trained = in_tmp(&["--threads", "1", "train", "--task", "sort", "--steps", "5", "--out", "runs/sorter"]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let before = snapshot(&sorter);
+    let refused = in_tmp(&demo);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("--force"), "{}", stderr(&refused));
+    assert_eq!(snapshot(&sorter), before, "the trained run must be left as it was");
+}

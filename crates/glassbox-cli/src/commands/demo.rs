@@ -5,7 +5,8 @@
 //! attention head, the residual stream), the softmax that picked each letter — with every
 //! number read from the activations of one forward pass. Ends with what to try next.
 //! Like every command that writes a directory, it refuses to replace one that holds
-//! something unless given `--force`.
+//! something unless given `--force` — except its own earlier run in the default
+//! `runs/sorter`, so that README's first command can be run again.
 
 use super::train::TrainBar;
 use anyhow::Result;
@@ -20,10 +21,11 @@ use std::time::Instant;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Where to save the trained sorter (a model directory other commands load).
-    #[arg(long, default_value = "runs/sorter", value_name = "RUN")]
-    out: PathBuf,
-    /// Replace --out if it already holds something (an earlier demo, say).
+    /// Where to save the trained sorter (a model directory other commands load) [default:
+    /// runs/sorter, where an earlier demo's run is replaced].
+    #[arg(long, value_name = "RUN")]
+    out: Option<PathBuf>,
+    /// Replace --out if it already holds something.
     #[arg(long)]
     force: bool,
     /// Training steps.
@@ -34,13 +36,18 @@ pub struct Args {
     seed: u64,
 }
 
+/// Where the demo saves its run unless told otherwise.
+const DEFAULT_OUT: &str = "runs/sorter";
+
 /// The example walked through the model, and the others shown sorted.
 const WALKTHROUGH: &str = "CBABBC";
 const EXAMPLES: [&str; 5] = ["CBABBC", "ACBCAB", "CCCAAA", "BABABA", "CAB"];
 
 pub fn run(args: Args) -> Result<()> {
     let style = Style::detect();
-    refuse_to_replace(&args.out, args.force)?;
+    let replace = args.force || (args.out.is_none() && holds_an_earlier_demo(Path::new(DEFAULT_OUT)));
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
+    refuse_to_replace(&out, replace)?;
     let task = Task::from_name("sort")?;
     println!("{}", style.bold("glassbox demo — a tiny GPT learns to sort letters, then shows you how it does it"));
     println!(
@@ -56,11 +63,11 @@ pub fn run(args: Args) -> Result<()> {
         ..OptionChanges::default()
     };
     let spec = NewRun {
-        dir: args.out.clone(),
+        dir: out.clone(),
         data: DataSource::Task { name: "sort".into() },
         shape: ShapeRequest::default(),
         options,
-        overwrite: args.force,
+        overwrite: replace,
     };
     let mut trainer = Trainer::create(spec, &mut |_, _, _| {})?;
     let c = &trainer.config;
@@ -100,7 +107,7 @@ pub fn run(args: Args) -> Result<()> {
         trainer.step,
         style.bold(&format!("{}", (accuracy * examples as f32).round() as usize)),
         accuracy * 100.0,
-        args.out.display()
+        out.display()
     );
 
     // the model at work
@@ -123,7 +130,7 @@ pub fn run(args: Args) -> Result<()> {
     println!();
     walkthrough(&trainer, &task, &answers[0], &style)?;
     println!("\n{}", style.bold("try next:"));
-    let dir = args.out.display();
+    let dir = out.display();
     let next = [
         (format!("glassbox serve {dir}"), "then open http://127.0.0.1:8080 and watch every number as you type"),
         (format!("glassbox explain {dir} ABCCBA"), "the full walkthrough of one prompt, stage by stage"),
@@ -136,8 +143,21 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// The demo replaces a run, its own earlier one included, only when told to: the run
-/// could have been trained for hours with the same command line.
+/// Whether `dir` holds a run the demo made: the sort task, trained with the demo's
+/// settings (no checkpoints kept). A run trained by `train`, even on the sort task, is not.
+fn holds_an_earlier_demo(dir: &Path) -> bool {
+    let Ok(state) = glassbox::train::checkpoint::load_state(dir) else { return false };
+    let Ok(run) = serde_json::from_str::<serde_json::Value>(&state.run) else { return false };
+    let options = &run["options"];
+    run["data"] == serde_json::json!({"kind": "task", "name": "sort"})
+        && options["checkpoint_every"] == 0
+        && options["keep_checkpoints"] == false
+        && options["eval_every"] == 100
+        && !dir.join("checkpoints").exists()
+}
+
+/// The demo replaces a run only when told to (or when it is the demo's own earlier run in
+/// the default place): a run could have been trained for hours.
 fn refuse_to_replace(out: &Path, force: bool) -> Result<()> {
     if holds_a_model(out) && !force {
         return Err(Error::input(format!(
