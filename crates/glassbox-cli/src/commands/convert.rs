@@ -2,6 +2,7 @@
 //! in the layout Hugging Face `save_pretrained` writes, with its tokenizer files; and
 //! `glassbox init --preset NAME --out DIR`: a freshly initialised model of a given shape.
 
+use crate::output::say;
 use anyhow::Result;
 use glassbox::io::{load_model, save_model};
 use glassbox::model::Params;
@@ -34,7 +35,7 @@ pub fn convert(args: ConvertArgs) -> Result<()> {
     let model = load_model(&args.model)?;
     save_model(&args.out, &model.config, &model.params)?;
     copy_tokenizer_files(&args.model, &args.out)?;
-    println!("wrote {} ({} parameters)", args.out.display(), model.params.num_elements());
+    say!("wrote {} ({} parameters)", args.out.display(), model.params.num_elements());
     Ok(())
 }
 
@@ -42,7 +43,7 @@ pub fn init(args: InitArgs) -> Result<()> {
     let config = GptConfig::preset(&args.preset)?;
     let params = Params::init_random(&config, args.seed);
     save_model(&args.out, &config, &params)?;
-    println!("wrote {} ({} parameters, seed {})", args.out.display(), params.num_elements(), args.seed);
+    say!("wrote {} ({} parameters, seed {})", args.out.display(), params.num_elements(), args.seed);
     Ok(())
 }
 
