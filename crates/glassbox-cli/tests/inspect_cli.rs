@@ -627,7 +627,7 @@ fn an_ablated_head_is_marked_and_never_named_the_best() {
         .filter(|s| s["ablated"] == true)
         .map(|s| format!("blocks.{}.attn.head.{}", s["layer"], s["head"]))
         .collect();
-    assert_eq!(marked, [strongest.clone()]);
+    assert_eq!(marked, std::slice::from_ref(&strongest));
     let text = ok(&["heads", run, "--ablate", &strongest]);
     assert!(text.contains(&format!("ablated: {strongest}")), "{text}");
     let named = text.lines().find(|l| l.contains("strongest induction")).unwrap();
