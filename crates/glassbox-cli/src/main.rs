@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
     about = "A GPT you can see through: train, run and look inside GPT-2-architecture models on a CPU."
 )]
 struct Cli {
-    /// Worker threads for the math (default: all cores).
+    /// Worker threads for the math (default: all cores; at most 4 × the cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
     #[command(subcommand)]
@@ -51,7 +51,7 @@ enum Command {
     Convert(commands::convert::ConvertArgs),
     /// Write a freshly initialised model of a preset shape (random weights).
     Init(commands::convert::InitArgs),
-    /// Measure speed: generation (prefill and decode tokens/s, memory).
+    /// Measure speed on this machine: generation, training, tokenization and tracing.
     #[command(subcommand)]
     Bench(commands::bench::Bench),
 }
@@ -59,8 +59,8 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     if let Some(threads) = cli.threads {
-        if threads == 0 {
-            output::exit_with(&glassbox::Error::input("--threads must be at least 1"));
+        if let Err(err) = check_threads(threads) {
+            output::exit_with(&err);
         }
         // The global pool can be built once; this is the first thing we do, so it succeeds.
         let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
@@ -83,5 +83,20 @@ fn main() {
     };
     if let Err(err) = result {
         output::exit_with_any(err);
+    }
+    output::finish();
+}
+
+/// More threads than cores only adds switching: beyond 4 × the cores it is a typo, and
+/// thousands of threads stall the machine, so such a count is refused.
+fn check_threads(threads: usize) -> Result<(), glassbox::Error> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let limit = 4 * cores;
+    match threads {
+        0 => Err(glassbox::Error::input("--threads must be at least 1")),
+        n if n > limit => Err(glassbox::Error::input(format!(
+            "--threads {n} is more than 4 × the {cores} cores of this machine; use at most {limit} (or leave it out to use all cores)"
+        ))),
+        _ => Ok(()),
     }
 }

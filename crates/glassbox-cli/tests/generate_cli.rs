@@ -2,6 +2,8 @@
 //! repeatable seeds, the stop reason, and bad input answered with one sentence and exit
 //! code 2, never a panic.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -17,7 +19,7 @@ fn shared() -> Option<PathBuf> {
         return Some(dir);
     }
     assert!(std::env::var("CI").map_or(true, |v| v.is_empty() || v == "false"), "shared fixtures missing under CI");
-    eprintln!("skipping: shared fixtures not found at {}", dir.display());
+    common::skip(&format!("shared fixtures not found at {}; set GLASSBOX_SHARED", dir.display()));
     None
 }
 
@@ -130,4 +132,54 @@ fn convert_writes_a_directory_that_loads_and_generates_the_same() {
     assert_eq!(generate(&source), generate(&out));
     let leftovers: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 2, "config.json and model.safetensors only, no temporary files: {leftovers:?}");
+}
+
+/// `generate … --format jsonl` as (ids, the final object).
+fn jsonl(args: &[&str]) -> (Vec<u64>, serde_json::Value, String) {
+    let out = glassbox(args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let last = lines.pop().unwrap();
+    (lines.iter().map(|l| l["id"].as_u64().unwrap()).collect(), last, String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn generation_goes_on_past_a_full_context_unless_told_to_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = common::sorter_run(dir.path());
+    let run = run.to_str().unwrap();
+    // context 11, prompt 3: the 9th new token is the last predicted from the whole sequence
+    let out = glassbox(&["generate", run, "CBA", "--max-new-tokens", "30", "--format", "ids"]);
+    assert!(out.status.success());
+    let ids = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(ids.trim().split(',').count(), 3 + 30, "{ids}");
+    assert!(ids.starts_with("2,1,0,"), "commas, as --ids takes them: {ids}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("from new token 10 on").count(), 1, "said once: {stderr}");
+    let (stopped, last, _) =
+        jsonl(&["generate", run, "CBA", "--max-new-tokens", "30", "--format", "jsonl", "--stop-at-context"]);
+    assert_eq!(stopped.len(), 9);
+    assert_eq!(last["reason"], "the context window (n_positions) is full");
+    let (slid, last, _) = jsonl(&["generate", run, "CBA", "--max-new-tokens", "30", "--format", "jsonl"]);
+    assert_eq!((slid.len(), &last["context_slid_at_token"]), (30, &serde_json::json!(10)));
+    assert_eq!(slid[..9], stopped[..]);
+}
+
+#[test]
+fn ignore_eos_keeps_going_after_the_end_of_text_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = common::sorter_run(dir.path());
+    // a model whose end-of-text id is an ordinary letter: A (id 0)
+    let config = std::fs::read_to_string(run.join("config.json")).unwrap();
+    std::fs::write(run.join("config.json"), config.replace("\"eos_token_id\": null", "\"eos_token_id\": 0")).unwrap();
+    let run = run.to_str().unwrap();
+    let args =
+        ["generate", run, "CBA", "--max-new-tokens", "30", "--format", "jsonl", "--temperature", "1", "--seed", "3"];
+    let (stopped, last, _) = jsonl(&args);
+    assert_eq!(last["reason"], "the model produced the end-of-text token");
+    assert_eq!(stopped.last(), Some(&0));
+    let (all, last, _) = jsonl(&[&args[..], &["--ignore-eos"]].concat());
+    assert_eq!((all.len(), &last["stop"]), (30, &serde_json::json!("length")));
+    assert_eq!(all[..stopped.len()], stopped[..], "the same draws, past the end-of-text token");
 }

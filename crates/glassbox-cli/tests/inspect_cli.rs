@@ -3,6 +3,8 @@
 //! `space` run and say what they found, a map is an SVG that parses, and bad input gets
 //! one sentence and exit code 2.
 
+mod common;
+
 use glassbox::config::GptConfig;
 use glassbox::io::safetensors::SafetensorsFile;
 use glassbox::io::save_model;
@@ -50,7 +52,7 @@ fn conformance() -> Vec<PathBuf> {
     if !root.is_dir() {
         let ci = std::env::var("CI").map(|v| !v.is_empty() && v != "false" && v != "0").unwrap_or(false);
         assert!(!ci, "the shared fixtures are missing at {} (set GLASSBOX_SHARED)", root.display());
-        eprintln!("skipping: no fixtures at {}", root.display());
+        common::skip(&format!("no fixtures at {}; set GLASSBOX_SHARED", root.display()));
         return Vec::new();
     }
     let mut dirs: Vec<PathBuf> =
@@ -561,7 +563,7 @@ fn generate_applies_interventions() {
     // with the final layer norm's output zeroed every logit is 0: greedy takes token 0 each time
     let mut flat = base.to_vec();
     flat.extend(["--ablate", "ln_final.hook_normalized"]);
-    assert_eq!(ok(&flat).split_whitespace().collect::<Vec<_>>(), ["3", "1", "4", "0", "0", "0", "0", "0"]);
+    assert_eq!(ok(&flat).trim(), "3,1,4,0,0,0,0,0");
     let mut bad = base.to_vec();
     bad.extend(["--ablate", "blocks.0.attn.head.7"]);
     assert!(bad_input(&bad).contains("head 7 does not exist"));
@@ -580,4 +582,59 @@ fn bench_trace_reports_every_hook_recorded() {
     for key in ["forward_ms", "trace_nothing_ms", "trace_all_ms", "trace_all_fresh_arena_ms"] {
         assert!(report[key].as_f64().unwrap() > 0.0, "{key}: {report}");
     }
+}
+
+#[test]
+fn lens_says_which_positions_its_grid_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = common::sorter_run(dir.path());
+    let run = run.to_str().unwrap();
+    let text = ok(&["lens", run, "CBABBCABC"]);
+    assert!(text.contains("the last 8 of 9 positions"), "{text}");
+    let header = |text: &str| text.lines().find(|l| l.contains("reading \\ position")).unwrap().to_string();
+    assert!(!header(&text).contains("0: \"C\""), "{text}");
+    let all = ok(&["lens", run, "CBABBCABC", "--positions", "9"]);
+    assert!(!all.contains("positions (--positions"), "{all}");
+    assert!(header(&all).contains("0: \"C\"") && header(&all).contains("8: \"C\""), "{all}");
+    let two = ok(&["lens", run, "CBABBCABC", "--positions", "2"]);
+    assert!(two.contains("the last 2 of 9 positions") && !header(&two).contains("6: "), "{two}");
+    bad_input(&["lens", run, "CBA", "--positions", "0"]);
+}
+
+#[test]
+fn an_ablated_head_is_marked_and_never_named_the_best() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = common::sorter_run(dir.path());
+    let run = run.to_str().unwrap();
+    let plain: Value = serde_json::from_str(&ok(&["heads", run, "--json"])).unwrap();
+    let best = |report: &Value, kind: &str| {
+        report["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["ablated"] == false)
+            .max_by(|a, b| a[kind].as_f64().unwrap().total_cmp(&b[kind].as_f64().unwrap()))
+            .map(|s| format!("blocks.{}.attn.head.{}", s["layer"], s["head"]))
+            .unwrap()
+    };
+    // knock out the strongest induction head: it is marked, and another is the strongest
+    let strongest = best(&plain, "induction");
+    let ablated: Value = serde_json::from_str(&ok(&["heads", run, "--json", "--ablate", &strongest])).unwrap();
+    let marked: Vec<String> = ablated["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["ablated"] == true)
+        .map(|s| format!("blocks.{}.attn.head.{}", s["layer"], s["head"]))
+        .collect();
+    assert_eq!(marked, std::slice::from_ref(&strongest));
+    let text = ok(&["heads", run, "--ablate", &strongest]);
+    assert!(text.contains(&format!("ablated: {strongest}")), "{text}");
+    let named = text.lines().find(|l| l.contains("strongest induction")).unwrap();
+    assert!(!named.contains(&strongest), "{named}");
+    assert!(named.contains(&best(&ablated, "induction")), "{named}");
+    // a whole block's attention output knocks out all its heads
+    let block: Value = serde_json::from_str(&ok(&["heads", run, "--json", "--ablate", "blocks.1.attn"])).unwrap();
+    let off: Vec<bool> = block["scores"].as_array().unwrap().iter().map(|s| s["ablated"] == true).collect();
+    assert_eq!(off, [false, false, false, true, true, true, false, false, false]);
 }

@@ -2,6 +2,8 @@
 //! formats, honest partial characters, explained merges, and exit code 2 with one sentence
 //! on bad input.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -30,7 +32,7 @@ fn gpt2_vocab() -> Option<PathBuf> {
     }
     let ci = std::env::var("CI").map(|v| !v.is_empty() && v != "false" && v != "0").unwrap_or(false);
     assert!(!ci, "the shared fixtures are missing at {} under CI", dir.display());
-    eprintln!("skipping: {} not found and CI is unset", dir.display());
+    common::skip(&format!("{} not found; set GLASSBOX_SHARED", dir.display()));
     None
 }
 

@@ -250,4 +250,44 @@ fn resuming_removes_what_killed_writers_left_and_keeps_a_live_writers() {
     }
     assert_eq!(std::fs::read(&live_file).unwrap(), b"being written", "a live writer's file is not touched");
     assert!(run.join("checkpoints/step-4/model.safetensors").is_file());
+
+#[test]
+fn the_next_hint_uses_a_prompt_from_the_training_text_and_runs_as_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    // a vocabulary without R, O, M or E: "ROMEO:" could not be encoded
+    let data = dir.path().join("abc.txt");
+    std::fs::write(&data, "abc cab bca\n".repeat(3000)).unwrap();
+    let run = dir.path().join("abc");
+    let out = glassbox(&[
+        "train",
+        "--data",
+        path(&data),
+        "--out",
+        path(&run),
+        "--steps",
+        "2",
+        "--block",
+        "32",
+        "--layers",
+        "1",
+        "--embd",
+        "16",
+        "--heads",
+        "2",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let hint = stdout.lines().find(|l| l.starts_with("next: ")).expect("a next: line");
+    assert!(hint.contains("generate") && hint.contains("'abc cab bca'"), "{hint}");
+    // run it as printed (the words, unquoted as a shell would)
+    let line = hint.trim_start_matches("next: ");
+    let (program, rest) = line.split_once(" generate ").unwrap();
+    let quoted: Vec<&str> = rest.split('\'').collect();
+    let mut args = vec!["generate".to_string()];
+    args.extend(quoted[0].split_whitespace().map(String::from));
+    args.push(quoted[1].to_string());
+    args.extend(quoted[2].split_whitespace().map(String::from));
+    assert_eq!(program, env!("CARGO_BIN_EXE_glassbox"));
+    let out = Command::new(program).args(&args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }

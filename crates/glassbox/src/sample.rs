@@ -151,9 +151,50 @@ impl StopReason {
     }
 }
 
-/// Generates up to `max_new_tokens` after `prompt` with the KV cache, calling `on_token`
-/// with each token as it is chosen (return `false` to stop). Returns the new ids and why
-/// generation stopped.
+/// What generation does when the context (n_positions) is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FullContext {
+    /// Stop there, with [`StopReason::ContextFull`].
+    Stop,
+    /// Keep going, each new token predicted from the last n_ctx tokens (as nanoGPT's
+    /// sampler crops). With the KV cache this re-runs the window for every token past the
+    /// full context, since the positions of the cached keys shift by one each time.
+    Slide,
+}
+
+/// When generation stops.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_new_tokens: usize,
+    /// Stop after this token; `None` ignores end-of-text (llama.cpp's `--ignore-eos`).
+    pub end_of_text: Option<u32>,
+    pub full_context: FullContext,
+}
+
+impl Limits {
+    /// Checks the prompt against the context; every generation loop starts here.
+    pub fn check_prompt(&self, prompt: &[u32], n_ctx: usize) -> Result<()> {
+        if prompt.is_empty() {
+            return Err(Error::input("the prompt is empty; give at least one token"));
+        }
+        if prompt.len() > n_ctx {
+            return Err(Error::input(format!(
+                "the prompt is {} tokens but this model's context holds at most {n_ctx} (n_positions); shorten the prompt",
+                prompt.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The last `n_ctx` tokens of a sequence: what the model sees when generation slides.
+pub fn context_window(sequence: &[u32], n_ctx: usize) -> &[u32] {
+    &sequence[sequence.len().saturating_sub(n_ctx)..]
+}
+
+/// Generates up to `max_new_tokens` after `prompt` with the KV cache, stopping at a full
+/// context, calling `on_token` with each token as it is chosen (return `false` to stop).
+/// Returns the new ids and why generation stopped.
 pub fn generate(
     params: &Params,
     prompt: &[u32],
@@ -162,21 +203,28 @@ pub fn generate(
     sampler: &mut Sampler,
     on_token: &mut dyn FnMut(&TokenChoice) -> bool,
 ) -> Result<(Vec<u32>, StopReason)> {
+    let limits = Limits { max_new_tokens, end_of_text, full_context: FullContext::Stop };
+    generate_within(params, prompt, &limits, sampler, on_token)
+}
+
+/// [`generate`] under explicit [`Limits`]: whether to stop at end-of-text, and whether to
+/// stop or slide when the context is full.
+pub fn generate_within(
+    params: &Params,
+    prompt: &[u32],
+    limits: &Limits,
+    sampler: &mut Sampler,
+    on_token: &mut dyn FnMut(&TokenChoice) -> bool,
+) -> Result<(Vec<u32>, StopReason)> {
     let n_ctx = params.config.n_ctx;
-    if prompt.is_empty() {
-        return Err(Error::input("the prompt is empty; give at least one token"));
-    }
-    if prompt.len() > n_ctx {
-        return Err(Error::input(format!(
-            "the prompt is {} tokens but this model's context holds at most {n_ctx} (n_positions); shorten the prompt",
-            prompt.len()
-        )));
-    }
+    limits.check_prompt(prompt, n_ctx)?;
     let mut decoder = Decoder::new(params);
     let mut logits = decoder.prefill(params, prompt)?.to_vec();
+    // the tokens the model sees, kept for re-running the window once the context is full
+    let mut window = prompt.to_vec();
     let mut produced = Vec::new();
     loop {
-        if produced.len() >= max_new_tokens {
+        if produced.len() >= limits.max_new_tokens {
             return Ok((produced, StopReason::MaxNewTokens));
         }
         let choice = sampler.choose(&logits);
@@ -184,16 +232,25 @@ pub fn generate(
         if !on_token(&choice) {
             return Ok((produced, StopReason::Cancelled));
         }
-        if Some(choice.id) == end_of_text {
+        if Some(choice.id) == limits.end_of_text {
             return Ok((produced, StopReason::EndOfText));
         }
-        if produced.len() >= max_new_tokens {
+        if produced.len() >= limits.max_new_tokens {
             return Ok((produced, StopReason::MaxNewTokens));
         }
-        if decoder.len >= n_ctx {
-            return Ok((produced, StopReason::ContextFull));
+        window.push(choice.id);
+        if decoder.len < n_ctx {
+            logits.copy_from_slice(decoder.step(params, choice.id)?);
+            continue;
         }
-        logits.copy_from_slice(decoder.step(params, choice.id)?);
+        match limits.full_context {
+            FullContext::Stop => return Ok((produced, StopReason::ContextFull)),
+            FullContext::Slide => {
+                window.drain(..window.len() - n_ctx);
+                decoder.reset();
+                logits.copy_from_slice(decoder.prefill(params, &window)?);
+            }
+        }
     }
 }
 
@@ -238,5 +295,11 @@ mod tests {
         assert!(Sampler::new(SamplingOptions { temperature: -1.0, ..Default::default() }).is_err());
         assert!(Sampler::new(SamplingOptions { top_p: Some(1.5), ..Default::default() }).is_err());
         assert!(Sampler::new(SamplingOptions { top_k: Some(0), ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn the_window_is_the_last_n_ctx_tokens() {
+        assert_eq!(context_window(&[1, 2, 3, 4, 5], 3), &[3, 4, 5]);
+        assert_eq!(context_window(&[1, 2], 3), &[1, 2]);
     }
 }

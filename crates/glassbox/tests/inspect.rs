@@ -18,12 +18,17 @@ use glassbox::inspect::trace::{trace, TraceOptions};
 use glassbox::io::load_model;
 use glassbox::io::safetensors::SafetensorsFile;
 use glassbox::model::{forward, Activations, Params};
-use glassbox::sample::{generate, Sampler, SamplingOptions};
+use glassbox::sample::{generate, generate_within, FullContext, Limits, Sampler, SamplingOptions, StopReason};
 use glassbox::tokenizer::{CharTokenizer, Tokenizer};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 const TOL: f32 = 1e-4;
+
+/// Stop after `n` new tokens, at end-of-text or at a full context: the old behaviour.
+fn stop_at(n: usize) -> Limits {
+    Limits { max_new_tokens: n, end_of_text: None, full_context: FullContext::Stop }
+}
 
 fn fixture_ids(expected: &SafetensorsFile) -> (Vec<u32>, usize, usize) {
     let (ids, shape) = expected.read_i64("input_ids").unwrap();
@@ -350,7 +355,7 @@ fn generation_with_no_edits_matches_the_kv_cache_and_ablation_changes_it() {
         let mut sampler = Sampler::new(SamplingOptions::default()).unwrap();
         let none = Interventions::default();
         let (ids, _) =
-            generate_with_edits(&model.params, &prompt, new, None, &mut sampler, &none, &mut |_| true).unwrap();
+            generate_with_edits(&model.params, &prompt, &stop_at(new), &mut sampler, &none, &mut |_| true).unwrap();
         assert_eq!(ids, output[prompt.len()..]);
         let mut sampler = Sampler::new(SamplingOptions::default()).unwrap();
         let (cached, _) = generate(&model.params, &prompt, new, None, &mut sampler, &mut |_| true).unwrap();
@@ -441,4 +446,33 @@ fn the_lens_refuses_prompts_longer_than_the_context() {
         let err = lens(&model.params, &ids, 3, &Interventions::default()).unwrap_err();
         assert!(err.to_string().contains("context holds at most") && err.exit_code() == 2, "{err}");
     }
+}
+
+#[test]
+fn generation_past_a_full_context_reads_the_last_n_ctx_tokens() {
+    let config = GptConfig::new(2, 2, 16, 11, 8);
+    let params = Params::init_random(&config, 7);
+    let prompt = [1u32, 2, 3, 4, 5];
+    let greedy = || Sampler::new(SamplingOptions::default()).unwrap();
+    let slide = Limits { max_new_tokens: 12, end_of_text: None, full_context: FullContext::Slide };
+    let (cached, reason) = generate_within(&params, &prompt, &slide, &mut greedy(), &mut |_| true).unwrap();
+    assert_eq!((cached.len(), reason), (12, StopReason::MaxNewTokens));
+    // nanoGPT's sampler: each token is the argmax over the last n_ctx = 8 tokens, recomputed
+    let mut sequence = prompt.to_vec();
+    let mut acts = Activations::default();
+    for _ in 0..12 {
+        let window = &sequence[sequence.len().saturating_sub(8)..];
+        forward(&params, window, 1, window.len(), &mut acts).unwrap();
+        let last = &acts.logits[(window.len() - 1) * 11..window.len() * 11];
+        sequence.push(glassbox::sample::argmax(last));
+    }
+    assert_eq!(cached, sequence[prompt.len()..]);
+    // the same through the path that applies interventions
+    let none = Interventions::default();
+    let (edited, _) = generate_with_edits(&params, &prompt, &slide, &mut greedy(), &none, &mut |_| true).unwrap();
+    assert_eq!(edited, cached);
+    // stopping at the context: 8 − 5 + 1 tokens (the last one is predicted from 8 tokens)
+    let (stopped, reason) = generate_within(&params, &prompt, &stop_at(12), &mut greedy(), &mut |_| true).unwrap();
+    assert_eq!((stopped.len(), reason), (4, StopReason::ContextFull));
+    assert_eq!(stopped, cached[..4]);
 }

@@ -3,6 +3,7 @@
 //! memory; `bench tokenize` times encoding and BPE training; `bench train` (in
 //! `bench_train.rs`) measures training throughput.
 
+use crate::output::say;
 use anyhow::Result;
 use glassbox::model::{Decoder, Params};
 use glassbox::sample::argmax;
@@ -77,7 +78,7 @@ fn tokenize(args: TokenizeArgs) -> Result<()> {
     let tokenizer = Tokenizer::load(&args.tokenizer)?;
     let text = std::fs::read_to_string(&args.file).map_err(|e| glassbox::Error::reading(&args.file, e))?;
     let megabytes = text.len() as f64 / 1e6;
-    println!(
+    say!(
         "{}; {} ({:.1} MB); {} threads",
         tokenizer.describe(),
         args.file.display(),
@@ -85,16 +86,16 @@ fn tokenize(args: TokenizeArgs) -> Result<()> {
         rayon::current_num_threads()
     );
     let (single, ids) = best_of(|| tokenizer.encode(&text));
-    println!("encode, one thread:  {:>7.1} MB/s ({} tokens in {:.0} ms)", megabytes / single, ids.len(), single * 1e3);
+    say!("encode, one thread:  {:>7.1} MB/s ({} tokens in {:.0} ms)", megabytes / single, ids.len(), single * 1e3);
     let (parallel, parallel_ids) = best_of(|| tokenizer.encode_parallel(&text));
     if parallel_ids != ids {
         return Err(glassbox::Error::failure("parallel encoding gave different ids from one-thread encoding").into());
     }
-    println!("encode, all threads: {:>7.1} MB/s ({:.0} ms)", megabytes / parallel, parallel * 1e3);
+    say!("encode, all threads: {:>7.1} MB/s ({:.0} ms)", megabytes / parallel, parallel * 1e3);
     if let Some(vocab_size) = args.train_vocab {
         let start = Instant::now();
         let trained = glassbox::tokenizer::train_bpe(&text, vocab_size, &mut |_, _| {})?;
-        println!(
+        say!(
             "train a {vocab_size}-token BPE vocabulary: {:.2} s ({} merges)",
             start.elapsed().as_secs_f64(),
             trained.merges().len()
@@ -112,7 +113,7 @@ fn generate(args: GenerateArgs) -> Result<()> {
     let loaded_rss = peak_rss_bytes();
     let weight_bytes = params.num_elements() * 4;
     let threads = rayon::current_num_threads();
-    println!(
+    say!(
         "model: {} layers, {} heads, {} dims, vocab {}, context {} — {:.1}M parameters, {:.0} MB of float32 weights; {threads} threads",
         config.n_layer,
         config.n_head,
@@ -156,40 +157,36 @@ fn generate(args: GenerateArgs) -> Result<()> {
     let bound = bandwidth / weight_bytes as f64;
     let read_bandwidth = measure_read_bandwidth();
     let decode_rate = produced as f64 / decode_s;
-    println!(
-        "prefill: {prompt_len} tokens in {:.1} ms = {:.0} tokens/s",
-        prefill_s * 1e3,
-        prompt_len as f64 / prefill_s
-    );
-    println!(
+    say!("prefill: {prompt_len} tokens in {:.1} ms = {:.0} tokens/s", prefill_s * 1e3, prompt_len as f64 / prefill_s);
+    say!(
         "decode:  {produced} tokens in {:.2} s = {decode_rate:.1} tokens/s (median step {:.1} ms = {:.1} tokens/s)",
         decode_s,
         median_step * 1e3,
         1.0 / median_step
     );
-    println!(
+    say!(
         "memory-bandwidth bound: {:.1} GB/s copy bandwidth (STREAM: read + written) / {:.0} MB of weights per token = {bound:.1} tokens/s; decode reaches {:.0}% of it",
         bandwidth / 1e9,
         weight_bytes as f64 / 1e6,
         100.0 * (1.0 / median_step) / bound
     );
-    println!(
+    say!(
         "               (read-only bandwidth {:.1} GB/s would allow {:.1} tokens/s; decode reaches {:.0}% of that)",
         read_bandwidth / 1e9,
         read_bandwidth / weight_bytes as f64,
         100.0 * (1.0 / median_step) / (read_bandwidth / weight_bytes as f64)
     );
-    println!(
+    say!(
         "peak memory after loading: {:.0} MB ({:.2}× the weight bytes)",
         loaded_rss as f64 / 1e6,
         loaded_rss as f64 / weight_bytes as f64
     );
-    println!(
+    say!(
         "peak memory after generating: {:.0} MB ({:.2}× the weight bytes; weights read into memory)",
         peak_rss as f64 / 1e6,
         peak_rss as f64 / weight_bytes as f64,
     );
-    println!(
+    say!(
         "{}",
         serde_json::json!({"what": "generate", "new_tokens": produced, "seconds": decode_s, "tokens_per_s": decode_rate,
             "median_step_tokens_per_s": 1.0 / median_step, "prefill_tokens_per_s": prompt_len as f64 / prefill_s,

@@ -5,6 +5,7 @@
 //! and prints (2) and (3) as multiples of (1). Also the whole `trace()` call with a fresh
 //! arena (what one `glassbox trace` command pays).
 
+use crate::output::say;
 use anyhow::Result;
 use glassbox::inspect::intervention::forward_with_interventions;
 use glassbox::inspect::trace::{record, trace, TraceOptions};
@@ -73,7 +74,7 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     let [plain, nothing, everything, whole] = best;
-    println!(
+    say!(
         "model: {} layers, {} heads, {} dims, vocab {} — {:.1}M parameters; {seq} tokens; {} threads; best of {} rounds",
         config.n_layer,
         config.n_head,
@@ -83,21 +84,17 @@ pub fn run(args: Args) -> Result<()> {
         rayon::current_num_threads(),
         args.rounds.max(1)
     );
-    println!("forward pass, nothing recorded:        {:>8.2} ms", plain * 1e3);
-    println!(
-        "trace recording nothing:               {:>8.2} ms = {:.3}× the forward pass",
-        nothing * 1e3,
-        nothing / plain
-    );
-    println!(
+    say!("forward pass, nothing recorded:        {:>8.2} ms", plain * 1e3);
+    say!("trace recording nothing:               {:>8.2} ms = {:.3}× the forward pass", nothing * 1e3, nothing / plain);
+    say!(
         "trace recording all {} hooks ({:.1} MB): {:>8.2} ms = {:.3}× the forward pass",
         hooks.len(),
         recorded_floats as f64 * 4.0 / 1e6,
         everything * 1e3,
         everything / plain
     );
-    println!("  … with a fresh arena (one `glassbox trace`): {:.2} ms = {:.3}×", whole * 1e3, whole / plain);
-    println!(
+    say!("  … with a fresh arena (one `glassbox trace`): {:.2} ms = {:.3}×", whole * 1e3, whole / plain);
+    say!(
         "{}",
         json!({"what": "trace", "tokens": seq, "hooks": hooks.len(), "recorded_mb": recorded_floats as f64 * 4.0 / 1e6,
             "forward_ms": plain * 1e3, "trace_nothing_ms": nothing * 1e3, "trace_all_ms": everything * 1e3,

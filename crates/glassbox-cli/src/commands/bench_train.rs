@@ -4,6 +4,7 @@
 //! against the sgemm rate measured at startup, and peak memory. With `--peer PYTHON`, runs
 //! the PyTorch peer on the same shape and thread count and prints the ratio.
 
+use crate::output::say;
 use anyhow::Result;
 use glassbox::kernels::matmul::{matmul_forward, WeightLayout};
 use glassbox::model::Params;
@@ -50,7 +51,7 @@ pub fn run(args: Args) -> Result<()> {
     StepWorkspace::check_fits(&config, batch, seq)?;
     let threads = rayon::current_num_threads();
     let peak = measure_sgemm();
-    println!("sgemm 1024×1024×1024 (matmul_forward): {:.1} GFLOP/s on {threads} threads", peak / 1e9);
+    say!("sgemm 1024×1024×1024 (matmul_forward): {:.1} GFLOP/s on {threads} threads", peak / 1e9);
 
     let mut params = Params::init_random(&config, 0);
     let mut optimizer = AdamW::new(AdamWConfig { beta2: 0.99, ..AdamWConfig::default() }, params.specs());
@@ -61,7 +62,7 @@ pub fn run(args: Args) -> Result<()> {
     data.ids.iter_mut().for_each(|id| *id = rng.below(config.vocab_size) as u32);
     data.targets.iter_mut().for_each(|t| *t = rng.below(config.vocab_size) as i32);
     let n_params = params.num_elements();
-    println!(
+    say!(
         "model: {} — {} layers, {} heads, {} dims, vocabulary {} — {:.2}M parameters; batch {batch} × {seq} tokens",
         args.preset,
         config.n_layer,
@@ -92,27 +93,27 @@ pub fn run(args: Args) -> Result<()> {
     let flops_per_token = 6.0 * matmul_params + 12.0 * (config.n_layer * config.n_embd * seq) as f64;
     let achieved = flops_per_token * tokens_per_s;
     let peak_rss = super::bench::peak_rss_bytes();
-    println!(
+    say!(
         "train step (forward, backward, clip, AdamW): median {:.1} ms over {} steps = {tokens_per_s:.0} tokens/s (loss {last_loss:.3})",
         median * 1e3,
         args.steps
     );
-    println!(
+    say!(
         "model FLOPs: {:.2} GFLOP/step → {:.1} GFLOP/s = {:.0}% of the measured sgemm rate",
         flops_per_token * tokens as f64 / 1e9,
         achieved / 1e9,
         100.0 * achieved / peak
     );
-    println!("peak memory: {:.0} MB", peak_rss as f64 / 1e6);
+    say!("peak memory: {:.0} MB", peak_rss as f64 / 1e6);
     let ours = json!({"engine": "glassbox", "what": "train_step", "preset": args.preset, "params": n_params,
         "batch": batch, "block": seq, "tokens": tokens, "median_s": median, "tokens_per_s": tokens_per_s,
         "mfu": achieved / peak, "sgemm_gflops": peak / 1e9, "peak_rss_mb": peak_rss as f64 / 1e6, "threads": threads});
-    println!("{ours}");
+    say!("{ours}");
     if let Some(python) = &args.peer {
         let peer = run_peer(python, args.peer_script.clone(), &config, batch, seq, args.steps, threads)?;
         let theirs = peer.get("tokens_per_s").and_then(serde_json::Value::as_f64).unwrap_or(f64::NAN);
-        println!("{peer}");
-        println!(
+        say!("{peer}");
+        say!(
             "glassbox {tokens_per_s:.0} tokens/s vs PyTorch {theirs:.0} tokens/s: {:.2}× on {threads} threads",
             tokens_per_s / theirs
         );

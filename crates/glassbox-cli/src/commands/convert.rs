@@ -4,6 +4,7 @@
 //! Both write the directory whole or not at all, and replace an existing one only with
 //! `--force`.
 
+use crate::output::say;
 use anyhow::Result;
 use glassbox::io::{check_target, load_model, save_model, write_dir_atomic};
 use glassbox::model::Params;
@@ -45,7 +46,7 @@ pub fn convert(args: ConvertArgs) -> Result<()> {
         save_model(dir, &model.config, &model.params)?;
         copy_tokenizer_files(&args.model, dir)
     })?;
-    println!("wrote {} ({} parameters)", args.out.display(), model.params.num_elements());
+    say!("wrote {} ({} parameters)", args.out.display(), model.params.num_elements());
     Ok(())
 }
 
@@ -54,7 +55,7 @@ pub fn init(args: InitArgs) -> Result<()> {
     check_target(&args.out, args.force)?;
     let params = Params::init_random(&config, args.seed);
     write_dir_atomic(&args.out, args.force, |dir| save_model(dir, &config, &params))?;
-    println!("wrote {} ({} parameters, seed {})", args.out.display(), params.num_elements(), args.seed);
+    say!("wrote {} ({} parameters, seed {})", args.out.display(), params.num_elements(), args.seed);
     Ok(())
 }
 

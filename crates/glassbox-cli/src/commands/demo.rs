@@ -9,6 +9,7 @@
 //! `runs/sorter`, so that README's first command can be run again.
 
 use super::train::TrainBar;
+use crate::output::say;
 use anyhow::Result;
 use glassbox::kernels::softmax::softmax;
 use glassbox::model::{forward, Activations};
@@ -49,11 +50,8 @@ pub fn run(args: Args) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
     refuse_to_replace(&out, replace)?;
     let task = Task::from_name("sort")?;
-    println!("{}", style.bold("glassbox demo — a tiny GPT learns to sort letters, then shows you how it does it"));
-    println!(
-        "task: {}. The model reads six letters and must write them sorted, one letter at a time.",
-        task.describe()
-    );
+    say!("{}", style.bold("glassbox demo — a tiny GPT learns to sort letters, then shows you how it does it"));
+    say!("task: {}. The model reads six letters and must write them sorted, one letter at a time.", task.describe());
     let started = Instant::now();
     let options = OptionChanges {
         steps: args.steps,
@@ -71,7 +69,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let mut trainer = Trainer::create(spec, &mut |_, _, _| {})?;
     let c = &trainer.config;
-    println!(
+    say!(
         "model: {} layers, {} heads, {} dims, context {}, vocabulary {} ({}) — {} parameters, trained from scratch on {} thread{}\n",
         c.n_layer,
         c.n_head,
@@ -102,7 +100,7 @@ pub fn run(args: Args) -> Result<()> {
     bar.finish();
     let seconds = started.elapsed().as_secs_f64();
     let accuracy = last.and_then(|e| e.accuracy).unwrap_or(0.0);
-    println!(
+    say!(
         "\ntrained {} steps in {seconds:.1} s: {} of {examples} held-out examples sorted exactly ({:.1}%); saved in {}\n",
         trainer.step,
         style.bold(&format!("{}", (accuracy * examples as f32).round() as usize)),
@@ -113,10 +111,10 @@ pub fn run(args: Args) -> Result<()> {
     // the model at work
     let prompts: Vec<Vec<u32>> = EXAMPLES.iter().map(|e| pad_prompt(&task, e)).collect::<Result<_, _>>()?;
     let answers = trainer.complete(&prompts)?;
-    println!("{}", style.bold("the model sorts:"));
+    say!("{}", style.bold("the model sorts:"));
     for (prompt, answer) in prompts.iter().zip(&answers) {
         let right = task.answer(prompt) == *answer;
-        println!(
+        say!(
             "  {}  →  {}  {}",
             task.render(prompt),
             style.bold(&task.render(answer)),
@@ -127,18 +125,18 @@ pub fn run(args: Args) -> Result<()> {
             }
         );
     }
-    println!();
+    say!();
     walkthrough(&trainer, &task, &answers[0], &style)?;
-    println!("\n{}", style.bold("try next:"));
-    let dir = out.display();
+    say!("\n{}", style.bold("try next:"));
+    let (glassbox, dir) = (super::program(), super::shell_word(&out.display().to_string()));
     let next = [
-        (format!("glassbox serve {dir}"), "then open http://127.0.0.1:8080 and watch every number as you type"),
-        (format!("glassbox explain {dir} ABCCBA"), "the full walkthrough of one prompt, stage by stage"),
-        ("glassbox train --data your.txt".to_string(), "a GPT of your own text (tiny shakespeare: a few minutes)"),
+        (format!("{glassbox} serve {dir}"), "then open http://127.0.0.1:8080 and watch every number as you type"),
+        (format!("{glassbox} explain {dir} ABCCBA"), "the full walkthrough of one prompt, stage by stage"),
+        (format!("{glassbox} train --task reverse"), "another task; --data FILE.txt trains a GPT on your own text"),
     ];
     let width = next.iter().map(|(command, _)| command.chars().count()).max().unwrap_or(0);
     for (command, what) in next {
-        println!("  {}  {}", style.bold(&format!("{command:<width$}")), style.dim(what));
+        say!("  {}  {}", style.bold(&format!("{command:<width$}")), style.dim(what));
     }
     Ok(())
 }
@@ -190,7 +188,7 @@ fn walkthrough(trainer: &Trainer, task: &Task, answer: &[u32], style: &Style) ->
     let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
     let row = |buffer: &[f32], t: usize| -> f32 { norm(&buffer[t * c..(t + 1) * c]) };
 
-    println!(
+    say!(
         "{}",
         style.bold(&format!(
             "inside the model: {} → {} (one forward pass; every number below is read from it)",
@@ -199,21 +197,21 @@ fn walkthrough(trainer: &Trainer, task: &Task, answer: &[u32], style: &Style) ->
         ))
     );
     let cells = |f: &dyn Fn(usize) -> String| (0..t_len).map(f).collect::<Vec<_>>().join("");
-    println!("  position     {}", cells(&|t| format!("{t:>6}")));
-    println!(
+    say!("  position     {}", cells(&|t| format!("{t:>6}")));
+    say!(
         "  token        {}   (the model wrote the last {} itself, one per step)",
         cells(&|t| format!("{:>6}", letters[t])),
         t_len - task.prompt_len
     );
-    println!("  id           {}", cells(&|t| format!("{:>6}", ids[t])));
-    println!(
+    say!("  id           {}", cells(&|t| format!("{:>6}", ids[t])));
+    say!(
         "  embedding    {}   |x| of x = wte[id] + wpe[position], {c} numbers per token",
         cells(&|t| format!("{:>6.2}", row(&acts.embedded, t)))
     );
     for (layer, block) in acts.blocks.iter().enumerate() {
-        println!("  {}", style.bold(&format!("block {layer}")));
+        say!("  {}", style.bold(&format!("block {layer}")));
         let (mean, scale) = (block.ln1_mean[first], 1.0 / block.ln1_rstd[first]);
-        println!(
+        say!(
             "    layer norm   at '{}' (position {first}): E[x] = {mean:+.3}, √(Var[x]+ε) = {scale:.3} → x̂ = (x − E[x]) / {scale:.3}, then ×γ + β",
             letters[first]
         );
@@ -225,13 +223,13 @@ fn walkthrough(trainer: &Trainer, task: &Task, answer: &[u32], style: &Style) ->
                 / (t_len - first) as f32
         };
         let best = (0..h).max_by(|&a, &b| focus(a).total_cmp(&focus(b))).unwrap_or(0);
-        println!("    attention    head {best} (the most focused of {h}; rows: the positions that write the answer)");
-        println!("                       {}", letters.iter().map(|l| format!("{l} ")).collect::<String>());
+        say!("    attention    head {best} (the most focused of {h}; rows: the positions that write the answer)");
+        say!("                       {}", letters.iter().map(|l| format!("{l} ")).collect::<String>());
         for q in first..t_len {
             let cells: String =
                 (0..t_len).map(|k| if k > q { "  ".to_string() } else { shade(weight(best, q, k)) }).collect();
             let top = (0..=q).max_by(|&a, &b| weight(best, q, a).total_cmp(&weight(best, q, b))).unwrap_or(0);
-            println!(
+            say!(
                 "      {:>2} '{}' reads {}  strongest: position {top} '{}' ({:.0}%)",
                 q,
                 letters[q],
@@ -240,7 +238,7 @@ fn walkthrough(trainer: &Trainer, task: &Task, answer: &[u32], style: &Style) ->
                 weight(best, q, top) * 100.0
             );
         }
-        println!(
+        say!(
             "    residual     |x| at position {first}: {:.2} → +attention {:.2} → +MLP {:.2}",
             row(acts.resid_pre(layer), first),
             row(&block.resid_mid, first),
@@ -248,10 +246,7 @@ fn walkthrough(trainer: &Trainer, task: &Task, answer: &[u32], style: &Style) ->
         );
     }
     let v = config.vocab_size;
-    println!(
-        "  {}",
-        style.bold("final layer norm → head (x · wteᵀ) → logits → softmax: the next letter at each position")
-    );
+    say!("  {}", style.bold("final layer norm → head (x · wteᵀ) → logits → softmax: the next letter at each position"));
     for (t, letter) in letters.iter().enumerate().skip(first) {
         let probs = softmax(&acts.logits[t * v..(t + 1) * v], 1.0);
         let picked = glassbox::sample::argmax(&probs) as usize;
@@ -265,7 +260,7 @@ fn walkthrough(trainer: &Trainer, task: &Task, answer: &[u32], style: &Style) ->
                 }
             })
             .collect();
-        println!(
+        say!(
             "    after position {t:>2} '{letter}':  {}  → writes {}",
             shown.join("   "),
             style.green(&(task.alphabet.as_bytes()[picked] as char).to_string())

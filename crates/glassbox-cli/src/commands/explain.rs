@@ -9,32 +9,13 @@
 //! terminal, never with NO_COLOR), bars, display widths.
 
 use super::trace::{load, prompt_ids, InterventionArgs};
+use crate::output::say;
 use anyhow::Result;
 use glassbox::inspect::explain::{explain, ExplainOptions, LayerNormFocus, Walkthrough};
 use glassbox::inspect::TokenText;
 use glassbox::Error;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-
-/// `println!` for the inspection commands: when stdout has gone away (`glassbox lens … | head`)
-/// the command ends quietly instead of panicking.
-macro_rules! say {
-    () => {
-        $crate::commands::explain::emit(String::new())
-    };
-    ($($arg:tt)*) => {
-        $crate::commands::explain::emit(format!($($arg)*))
-    };
-}
-pub(crate) use say;
-
-/// Writes one line to stdout; exits (successfully: the reader has all it wanted) if it cannot.
-pub fn emit(line: String) {
-    use std::io::Write;
-    if writeln!(std::io::stdout().lock(), "{line}").is_err() {
-        std::process::exit(0);
-    }
-}
 
 /// ANSI styling, on only when stdout is a terminal and NO_COLOR is unset.
 #[derive(Clone, Copy)]

@@ -1,15 +1,16 @@
 //! `glassbox generate MODEL [PROMPT] [--ids 1,2,3]`: continues a prompt with the KV cache,
 //! streaming each token as it is chosen, as text, ids, or JSON lines (id, text, bytes,
 //! probability and the top-5 alternatives), and says why it stopped. Text output never
-//! splits a multi-byte character: a token holding part of one waits for the rest.
+//! splits a multi-byte character: a token holding part of one waits for the rest. Past a
+//! full context it keeps going on the last n_ctx tokens (`--stop-at-context` stops there).
 
 use super::trace::InterventionArgs;
+use crate::output::{say, say_part};
 use anyhow::Result;
 use glassbox::inspect::intervention::generate_with_edits;
-use glassbox::sample::{generate, Sampler, SamplingOptions, TokenChoice};
+use glassbox::sample::{generate_within, FullContext, Limits, Sampler, SamplingOptions, TokenChoice};
 use glassbox::tokenizer::{StreamDecoder, Tokenizer};
 use glassbox::Error;
-use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -43,12 +44,20 @@ pub struct Args {
     /// Random seed: the same seed gives the same text.
     #[arg(long, default_value_t = 1337)]
     seed: u64,
-    /// Output: text (streamed), ids, or jsonl (one JSON object per token).
+    /// Output: text (streamed), ids (comma-separated, as --ids takes them), or jsonl (one
+    /// JSON object per token).
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
     /// Read `<|endoftext|>` in the prompt as the special token, not as text.
     #[arg(long)]
     allow_special: bool,
+    /// Stop when the context (n_positions) is full, instead of going on with the last
+    /// n_ctx tokens as the context.
+    #[arg(long)]
+    stop_at_context: bool,
+    /// Keep going after the end-of-text token (it is printed like any other token).
+    #[arg(long)]
+    ignore_eos: bool,
     // --ablate / --scale / --patch: generate with a hook changed (a full forward pass per token)
     #[command(flatten)]
     interventions: InterventionArgs,
@@ -59,7 +68,10 @@ pub fn parse_ids(raw: &[String]) -> Result<Vec<u32>, Error> {
         .filter(|s| !s.trim().is_empty())
         .map(|s| {
             s.trim().parse::<u32>().map_err(|_| {
-                Error::input(format!("--ids: '{s}' is not a token id; give non-negative integers like --ids 464,2068"))
+                Error::input(format!(
+                    "--ids: '{}' is not a token id; give non-negative integers like --ids 464,2068",
+                    glassbox::error::excerpt(s)
+                ))
             })
         })
         .collect()
@@ -95,30 +107,31 @@ pub fn run(args: Args) -> Result<()> {
         return Err(Error::input("--max-new-tokens must be at least 1").into());
     }
     let end_of_text = model.config.eos_token_id.or(tokenizer.as_ref().and_then(Tokenizer::end_of_text));
+    let limits = Limits {
+        max_new_tokens: args.max_new_tokens,
+        end_of_text: if args.ignore_eos { None } else { end_of_text },
+        full_context: if args.stop_at_context { FullContext::Stop } else { FullContext::Slide },
+    };
     let text_of = |id: u32| -> Option<String> {
         tokenizer.as_ref().and_then(|t| t.decode_bytes(&[id]).ok()).map(|b| String::from_utf8_lossy(&b).into_owned())
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let mut broken_pipe = false;
     let mut stream = StreamDecoder::new();
     match (args.format, &tokenizer) {
-        (Format::Text, Some(t)) => {
-            let _ = write!(out, "{}", t.decode(&prompt)?);
-        }
+        (Format::Text, Some(t)) => say_part!("{}", t.decode(&prompt)?),
         (Format::Text, None) | (Format::Ids, _) => {
-            let _ = write!(out, "{}", prompt.iter().map(u32::to_string).collect::<Vec<_>>().join(" "));
+            say_part!("{}", prompt.iter().map(u32::to_string).collect::<Vec<_>>().join(","))
         }
         (Format::Jsonl, _) => {}
     }
-    let _ = out.flush();
+    // Every write either succeeds or ends the process (crate::output), so this never stops early.
     let mut emit = |choice: &TokenChoice| -> bool {
-        let written = match (args.format, &tokenizer) {
-            (Format::Text, Some(t)) => match stream.push(t, choice.id) {
-                Ok(piece) => write!(out, "{piece}").and_then(|_| out.flush()),
-                Err(_) => Ok(()),
-            },
-            (Format::Text, None) | (Format::Ids, _) => write!(out, " {}", choice.id).and_then(|_| out.flush()),
+        match (args.format, &tokenizer) {
+            (Format::Text, Some(t)) => {
+                if let Ok(piece) = stream.push(t, choice.id) {
+                    say_part!("{piece}");
+                }
+            }
+            (Format::Text, None) | (Format::Ids, _) => say_part!(",{}", choice.id),
             (Format::Jsonl, _) => {
                 let top: Vec<_> = choice
                     .top
@@ -131,44 +144,38 @@ pub fn run(args: Args) -> Result<()> {
                     .map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" "));
                 let line = serde_json::json!({"id": choice.id, "text": text_of(choice.id), "bytes": bytes,
                     "probability": choice.probability, "top": top});
-                writeln!(out, "{line}").and_then(|_| out.flush())
+                say!("{line}");
             }
-        };
-        if written.is_err() {
-            broken_pipe = true; // the reader went away (e.g. `| head`): stop quietly
         }
-        !broken_pipe
+        true
     };
     let start = std::time::Instant::now();
     let (produced, reason) = if interventions.is_empty() {
-        generate(&model.params, &prompt, args.max_new_tokens, end_of_text, &mut sampler, &mut emit)?
+        generate_within(&model.params, &prompt, &limits, &mut sampler, &mut emit)?
     } else {
         // the KV cache cannot apply edits: recompute the whole sequence for each token
-        generate_with_edits(
-            &model.params,
-            &prompt,
-            args.max_new_tokens,
-            end_of_text,
-            &mut sampler,
-            &interventions,
-            &mut emit,
-        )?
+        generate_with_edits(&model.params, &prompt, &limits, &mut sampler, &interventions, &mut emit)?
     };
     let rest = stream.finish();
-    if broken_pipe {
-        return Ok(());
-    }
     let seconds = start.elapsed().as_secs_f64();
+    // the first token predicted from a window that no longer holds the whole sequence
+    let n_ctx = model.config.n_ctx;
+    let slid_at = (prompt.len() + produced.len() > n_ctx + 1).then(|| n_ctx + 2 - prompt.len());
     match args.format {
         Format::Jsonl => {
-            let _ = writeln!(
-                std::io::stdout(),
+            say!(
                 "{}",
-                serde_json::json!({"stop": reason.finish_reason(), "reason": reason.describe(), "new_tokens": produced.len()})
+                serde_json::json!({"stop": reason.finish_reason(), "reason": reason.describe(), "new_tokens": produced.len(),
+                    "context_slid_at_token": slid_at})
             );
         }
         _ => {
-            let _ = writeln!(std::io::stdout(), "{rest}");
+            say!("{rest}");
+            if let Some(k) = slid_at {
+                eprintln!(
+                    "[the context holds {n_ctx} tokens: from new token {k} on, each was predicted from the last {n_ctx} only (--stop-at-context stops when it is full)]"
+                );
+            }
             eprintln!(
                 "[stopped: {} — {} tokens, {:.1} tokens/s]",
                 reason.describe(),

@@ -2,10 +2,12 @@
 //! and induction head (Olsson et al. 2022) on repeated random token sequences
 //! (BOS r₁…rₙ r₁…rₙ), and compares the loss on the first and the second repetition. With
 //! `--ablate blocks.1.attn.head.2` (or any intervention) the same numbers are measured with
-//! that head knocked out, which shows what it was doing.
+//! that head knocked out, which shows what it was doing: the loss changes; the ablated
+//! head's attention does not (it is marked, and never named the strongest of a kind).
 
-use super::explain::{bar, say, Style};
+use super::explain::{bar, Style};
 use super::trace::{load, InterventionArgs};
+use crate::output::say;
 use anyhow::Result;
 use glassbox::inspect::heads::{detect_heads, HeadOptions, HeadScore};
 use std::path::PathBuf;
@@ -66,6 +68,19 @@ pub fn run(args: Args) -> Result<()> {
     for line in &report.interventions {
         say!("{} {line}", s.yellow("intervention:"));
     }
+    let ablated: Vec<String> = report
+        .scores
+        .iter()
+        .filter(|sc| sc.ablated)
+        .map(|sc| format!("blocks.{}.attn.head.{}", sc.layer, sc.head))
+        .collect();
+    if !ablated.is_empty() {
+        say!(
+            "{} {} — its attention is measured as before, but its output is zeroed: the losses below are without it",
+            s.yellow("ablated:"),
+            ablated.join(", ")
+        );
+    }
     say!(
         "  {}",
         s.dim("mean attention: previous-token i → i−1 · duplicate-token i → i−n · induction i → i−n+1 (second half)")
@@ -89,12 +104,13 @@ pub fn run(args: Args) -> Result<()> {
     };
     for sc in &report.scores {
         say!(
-            "  {:<6} {:<5} {} {} {}",
+            "  {:<6} {:<5} {} {} {}{}",
             sc.layer,
             sc.head,
             cell(sc.previous_token),
             cell(sc.duplicate_token),
-            cell(sc.induction)
+            cell(sc.induction),
+            if sc.ablated { s.yellow(" ablated") } else { String::new() }
         );
     }
     say!();

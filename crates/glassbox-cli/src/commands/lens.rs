@@ -3,8 +3,9 @@
 //! the head: the top tokens, the rank and probability of the token the model finally
 //! predicts, and the KL divergence to the final distribution.
 
-use super::explain::{bar, fit, quoted, say, Style};
+use super::explain::{bar, fit, quoted, Style};
 use super::trace::{load, prompt_ids, InterventionArgs};
+use crate::output::say;
 use anyhow::Result;
 use glassbox::inspect::lens::lens;
 use glassbox::inspect::TokenText;
@@ -26,6 +27,9 @@ pub struct Args {
     /// The position to detail (default: the last).
     #[arg(long)]
     position: Option<usize>,
+    /// How many positions the grid shows, the last ones (the detail table can show any).
+    #[arg(long, default_value_t = 8)]
+    positions: usize,
     /// Print the lens as JSON.
     #[arg(long)]
     json: bool,
@@ -41,6 +45,9 @@ pub fn run(args: Args) -> Result<()> {
     if args.json {
         say!("{}", serde_json::to_string(&result)?);
         return Ok(());
+    }
+    if args.positions == 0 {
+        return Err(Error::input("--positions 0 shows nothing; use 1 or more").into());
     }
     let focus = args.position.unwrap_or(ids.len() - 1);
     if focus >= ids.len() {
@@ -62,10 +69,13 @@ pub fn run(args: Args) -> Result<()> {
         say!("{} {line}", s.yellow("intervention:"));
     }
 
-    // the grid: top-1 token and its probability, per reading and position (the last 8 positions)
+    // the grid: top-1 token and its probability, per reading and position (the last few)
     let seq = ids.len();
-    let cols: Vec<usize> = if seq <= 8 { (0..seq).collect() } else { (seq - 8..seq).collect() };
+    let cols: Vec<usize> = (seq.saturating_sub(args.positions)..seq).collect();
     say!();
+    if cols.len() < seq {
+        say!("  {}", s.dim(&format!("the last {} of {seq} positions (--positions {seq} shows them all)", cols.len())));
+    }
     let header: Vec<String> = cols.iter().map(|&p| fit(&format!("{p}: {}", quoted(&tok(ids[p]))), 16)).collect();
     say!("  {}", s.dim(&format!("{:<28} {}", "reading \\ position", header.join(" "))));
     for (name, cells) in result.layers.iter().zip(&result.cells) {

@@ -4,6 +4,7 @@
 //! address and blocks until Ctrl-C.
 
 use std::io::Write;
+use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -19,6 +20,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    check_host(&args.host, args.port)?;
     let mut options = glassbox_server::ServeOptions::new(args.model);
     options.host = args.host;
     options.port = args.port;
@@ -31,6 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } else {
             format!("http://{host}:{}", addr.port())
         };
+        // the banner is for people: the server goes on serving if no one reads it
         let mut out = std::io::stdout();
         let _ = writeln!(
             out,
@@ -51,4 +54,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let _ = out.flush();
     })?;
     Ok(())
+}
+
+/// A host that is no address (`999.1.1.1`, a typo) is bad input, not a failure to listen.
+fn check_host(host: &str, port: u16) -> Result<(), glassbox::Error> {
+    match (host, port).to_socket_addrs().map(|mut addrs| addrs.next()) {
+        Ok(Some(_)) => Ok(()),
+        _ => Err(glassbox::Error::input(format!(
+            "--host {} is neither an IP address nor a name this machine resolves; use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)",
+            glassbox::error::excerpt(host)
+        ))),
+    }
 }

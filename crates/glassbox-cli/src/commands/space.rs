@@ -11,8 +11,9 @@
 //! A word of several tokens is the mean of its tokens' vectors (and the output says so);
 //! `#123` names token id 123.
 
-use super::explain::{bar, fit, quoted, say, Style};
+use super::explain::{bar, fit, quoted, Style};
 use super::trace::{load, InterventionArgs};
+use crate::output::say;
 use anyhow::Result;
 use glassbox::inspect::space::{analogy, context, map, neighbors, resolve_word, Neighbor, Word};
 use glassbox::inspect::TokenText;
@@ -32,7 +33,9 @@ pub struct Args {
 enum SpaceCommand {
     /// The tokens whose embeddings are most similar (cosine) to a word's.
     Neighbors {
+        /// A word (its tokens' mean vector if it has several) or #ID for a token id.
         word: String,
+        /// How many neighbours to list.
         #[arg(long, default_value_t = 10)]
         top: usize,
         /// Tokenize the word exactly as typed (BPE: no leading space added).
@@ -41,28 +44,37 @@ enum SpaceCommand {
     },
     /// A − B + C: which token's embedding is nearest (king − man + woman ≈ queen?).
     Analogy {
+        /// The word to start from (king).
         a: String,
+        /// The word to subtract (man).
         b: String,
+        /// The word to add (woman).
         c: String,
+        /// How many answers to list.
         #[arg(long, default_value_t = 5)]
         top: usize,
+        /// Tokenize the words exactly as typed (BPE: no leading space added).
         #[arg(long)]
         exact: bool,
     },
     /// A 2-D map (PCA) of words' embeddings, as an SVG; without words, the whole vocabulary
     /// when it has at most 300 tokens.
     Map {
+        /// The words to place (#ID for a token id); none: every token of a small vocabulary.
         words: Vec<String>,
+        /// The SVG file to write.
         #[arg(long, value_name = "FILE.svg")]
         out: PathBuf,
         /// Colour groups (k-means on direction); 0 picks about √(n/2).
         #[arg(long, default_value_t = 0)]
         clusters: usize,
+        /// Tokenize the words exactly as typed (BPE: no leading space added).
         #[arg(long)]
         exact: bool,
     },
     /// The same word in different sentences: cosine similarity of its vectors at every layer.
     Context {
+        /// The word to follow through the layers; each sentence must contain it.
         word: String,
         /// A sentence containing the word (give two or more).
         #[arg(long = "in", value_name = "TEXT", required = true)]

@@ -2,12 +2,13 @@
 //! becomes tokens: each token's id, bytes and text (a token holding part of a character is
 //! shown with the character it helps to form, never as "�"); with `--explain`, the BPE
 //! merges that built each pre-token from its bytes, with their ranks. `--format ids|json`
-//! for scripts.
+//! for scripts. Every format streams its rows: a 50 MB input costs memory for its bytes and
+//! ids, not for its table.
 
 use anyhow::Result;
-use glassbox::tokenizer::{escape_text, PieceExplanation, TokenView, Tokenizer};
+use glassbox::tokenizer::{escape_text, DecodedText, PieceExplanation, TokenView, TokenViews, Tokenizer};
 use glassbox::Error;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -134,36 +135,75 @@ pub fn run(args: Args) -> Result<()> {
     };
     // Checks every id (an id out of range is bad input) whatever the format.
     let decoded = tok.decode_text(&ids)?;
-    let n_bytes = decoded.bytes;
 
-    let mut out = std::io::stdout().lock();
+    let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let views = match args.format {
+        Format::Ids => None,
+        Format::Json | Format::Table => Some(tok.views_iter(&ids)?),
+    };
+    crate::output::written(write_output(&mut out, &args, &tok, &input, &ids, &decoded, explained.as_deref(), views));
+    crate::output::written(out.flush());
+    Ok(())
+}
+
+/// Writes the chosen format (`views` for table and json). An error here is a failed write.
+#[allow(clippy::too_many_arguments)]
+fn write_output(
+    out: &mut impl Write,
+    args: &Args,
+    tok: &Tokenizer,
+    input: &Input,
+    ids: &[u32],
+    decoded: &DecodedText,
+    explained: Option<&[PieceExplanation]>,
+    views: Option<TokenViews>,
+) -> std::io::Result<()> {
+    let n_bytes = decoded.bytes;
     match args.format {
         Format::Ids => {
-            let list: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
-            writeln!(out, "{}", list.join(","))?;
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                write!(out, "{id}")?;
+            }
+            writeln!(out)?;
         }
         Format::Json => {
-            let views = tok.views(&ids)?;
-            let mut json = serde_json::json!({
-                "tokenizer": tok.describe(),
-                "vocab_size": tok.vocab_size(),
-                "ids": ids,
-                "bytes": n_bytes,
-                "tokens": views.iter().map(view_json).collect::<Vec<_>>(),
-                "text": decoded.text,
-                "text_exact": decoded.replaced == 0,
-            });
-            if let Some(pieces) = &explained {
-                json["pieces"] = pieces.iter().map(|p| piece_json(&tok, p)).collect();
+            let views = views.into_iter().flatten();
+            // One JSON object, written field by field so that no field is held whole twice.
+            write!(out, "{{\"tokenizer\":{},", serde_json::json!(tok.describe()))?;
+            write!(out, "\"vocab_size\":{},\"bytes\":{n_bytes},\"ids\":", tok.vocab_size())?;
+            serde_json::to_writer(&mut *out, ids)?;
+            out.write_all(b",\"tokens\":[")?;
+            for (i, view) in views.enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut *out, &view_json(&view))?;
             }
-            writeln!(out, "{json}")?;
+            out.write_all(b"],\"text\":")?;
+            serde_json::to_writer(&mut *out, &decoded.text)?;
+            write!(out, ",\"text_exact\":{}", decoded.replaced == 0)?;
+            if let Some(pieces) = explained {
+                out.write_all(b",\"pieces\":[")?;
+                for (i, piece) in pieces.iter().enumerate() {
+                    if i > 0 {
+                        out.write_all(b",")?;
+                    }
+                    serde_json::to_writer(&mut *out, &piece_json(tok, piece))?;
+                }
+                out.write_all(b"]")?;
+            }
+            writeln!(out, "}}")?;
         }
         Format::Table => {
-            if let Some(pieces) = &explained {
-                print_explanations(&mut out, &tok, pieces)?;
+            if let Some(pieces) = explained {
+                print_explanations(out, tok, pieces)?;
                 writeln!(out)?;
             }
-            print_table(&mut out, &tok.views(&ids)?)?;
+            let views = views.into_iter().flatten();
+            print_table(out, tok, ids, views)?;
             let ratio = if ids.is_empty() {
                 String::new()
             } else {
@@ -197,14 +237,21 @@ fn explain_bytes(bpe: &glassbox::tokenizer::BpeTokenizer, bytes: &[u8]) -> Vec<P
     out
 }
 
-fn print_table(out: &mut impl Write, views: &[TokenView]) -> std::io::Result<()> {
-    let hexes: Vec<String> = views.iter().map(TokenView::hex).collect();
-    let w_index = views.len().saturating_sub(1).to_string().len().max(1);
-    let w_id = views.iter().map(|v| v.id.to_string().len()).max().unwrap_or(2).max(2);
-    let w_hex = hexes.iter().map(|h| h.len()).max().unwrap_or(5).max(5);
+/// One row per token; the column widths come from the ids, so the rows can be streamed.
+fn print_table(
+    out: &mut impl Write,
+    tok: &Tokenizer,
+    ids: &[u32],
+    views: impl Iterator<Item = TokenView>,
+) -> std::io::Result<()> {
+    let w_index = ids.len().saturating_sub(1).to_string().len().max(1);
+    let w_id = ids.iter().max().map_or(2, |id| id.to_string().len()).max(2);
+    // "e4 bd a0": three columns a byte, less the last space
+    let longest = ids.iter().map(|&id| tok.token_bytes(id).map_or(0, <[u8]>::len)).max().unwrap_or(0);
+    let w_hex = (3 * longest).saturating_sub(1).max(5);
     writeln!(out, "{:>w_index$}  {:>w_id$}  {:<w_hex$}  token", "#", "id", "bytes")?;
-    for (i, (v, hex)) in views.iter().zip(&hexes).enumerate() {
-        writeln!(out, "{i:>w_index$}  {:>w_id$}  {hex:<w_hex$}  {}", v.id, v.label())?;
+    for (i, v) in views.enumerate() {
+        writeln!(out, "{i:>w_index$}  {:>w_id$}  {:<w_hex$}  {}", v.id, v.hex(), v.label())?;
     }
     Ok(())
 }

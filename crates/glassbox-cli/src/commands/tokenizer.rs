@@ -4,6 +4,7 @@
 //! `--kind char` writes a character vocabulary (`tokenizer_char.json`) instead. The folder
 //! is written whole or not at all, and replaced only with `--force`.
 
+use crate::output::say;
 use anyhow::Result;
 use glassbox::tokenizer::{train_bpe, CharTokenizer, Tokenizer, CHAR_FILE, MERGES_FILE, VOCAB_FILE};
 use glassbox::Error;
@@ -121,12 +122,13 @@ fn train(args: TrainArgs) -> Result<()> {
         }
         Tokenizer::Char(_) => args.out.join(CHAR_FILE).display().to_string(),
     };
-    println!("trained {} in {:.2} s", tok.describe(), elapsed.as_secs_f64());
-    println!("wrote {files}");
+    say!("trained {} in {:.2} s", tok.describe(), elapsed.as_secs_f64());
+    say!("wrote {files}");
     if !ids.is_empty() {
-        println!("the corpus is {} tokens: {:.2} bytes per token", ids.len(), text.len() as f64 / ids.len() as f64);
+        say!("the corpus is {} tokens: {:.2} bytes per token", ids.len(), text.len() as f64 / ids.len() as f64);
     }
     let explain = if matches!(tok, Tokenizer::Bpe(_)) { " --explain" } else { "" };
-    println!("try: glassbox tokenize --tokenizer {} \"Some text\"{explain}", args.out.display());
+    let (glassbox, out) = (super::program(), super::shell_word(&args.out.display().to_string()));
+    say!("try: {glassbox} tokenize --tokenizer {out} \"Some text\"{explain}");
     Ok(())
 }

@@ -6,7 +6,8 @@
 //! Also home to what the inspection commands share: loading a model with its tokenizer,
 //! turning a prompt or `--ids` into ids, and the intervention flags.
 
-use super::explain::{say, Style};
+use super::explain::Style;
+use crate::output::say;
 use anyhow::Result;
 use glassbox::inspect::hooks::{all_hooks, select_hooks, Hook};
 use glassbox::inspect::intervention::Interventions;

@@ -8,6 +8,7 @@
 //! its events into lines.
 
 use crate::interrupt::Interrupt;
+use crate::output::say;
 use anyhow::Result;
 use glassbox::train::{
     DataSource, EvalReport, Event, NewRun, OptionChanges, ResumeRequest, ShapeRequest, StepReport, Trainer,
@@ -49,7 +50,7 @@ pub struct Args {
     /// Sequences per micro-batch. [default: 12 for text, 64 for a task]
     #[arg(long)]
     batch: Option<usize>,
-    /// Optimizer steps. [default: 2000 for text; per task]
+    /// Optimizer steps. [default: 2000 for text; sort 600, reverse 1500, add 4000, repeat 1500]
     #[arg(long)]
     steps: Option<usize>,
     /// Peak learning rate. [default: 1e-3 for text, 3e-3 for a task]
@@ -172,7 +173,7 @@ pub fn run(args: Args) -> Result<()> {
     spinner.finish();
     print_header(&trainer, args.resume);
     if trainer.step >= trainer.options.steps {
-        println!(
+        say!(
             "{} already reached step {} of {}; pass a larger --steps to train further",
             out.display(),
             trainer.step,
@@ -202,7 +203,7 @@ pub fn run(args: Args) -> Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     let steps = trainer.step - first_step;
     let tokens = steps * trainer.options.batch * trainer.options.accum * trainer.seq;
-    println!(
+    say!(
         "done: {steps} steps in {seconds:.1} s ({:.0} tokens/s){}; saved in {}",
         tokens as f64 / seconds,
         last.as_ref().map_or(String::new(), |e| format!("; {}", describe_eval(e))),
@@ -221,8 +222,8 @@ fn print_header(trainer: &Trainer, resumed: bool) {
         (None, DataSource::Task { name }) => name.clone(),
     };
     let verb = if resumed { format!("resuming at step {}", trainer.step) } else { "training".into() };
-    println!("{verb} on {what} → {}", trainer.dir.display());
-    println!(
+    say!("{verb} on {what} → {}", trainer.dir.display());
+    say!(
         "model: {} layers, {} heads, {} dims, context {}, vocabulary {} — {} parameters",
         c.n_layer,
         c.n_head,
@@ -231,7 +232,7 @@ fn print_header(trainer: &Trainer, resumed: bool) {
         c.vocab_size,
         human(c.num_params() as f64)
     );
-    println!(
+    say!(
         "{} steps × {} sequences{} × {} tokens; lr {} → {} (warmup {}), AdamW β ({}, {}), weight decay {}, clip {}; {} threads",
         o.steps,
         o.batch,
@@ -249,8 +250,8 @@ fn print_header(trainer: &Trainer, resumed: bool) {
 }
 
 fn print_next_steps(trainer: &Trainer) {
-    let dir = trainer.dir.display();
-    match &trainer.task {
+    let (glassbox, dir) = (super::program(), super::shell_word(&trainer.dir.display().to_string()));
+    let (prompt, length) = match &trainer.task {
         Some(task) => {
             let example = match task.name() {
                 "sort" => "CBABBC",
@@ -258,14 +259,36 @@ fn print_next_steps(trainer: &Trainer) {
                 "add" => "123+456=",
                 _ => "^abcdabcdabc",
             };
-            println!("next: glassbox generate {dir} {example} --max-new-tokens {} --temperature 0", task.answer_len);
-            println!("      glassbox explain {dir} {example}");
+            (Some(example.to_string()), format!("{} --temperature 0", task.answer_len))
         }
-        None => {
-            println!("next: glassbox generate {dir} \"ROMEO:\" --max-new-tokens 200");
-            println!("      glassbox explain {dir} \"ROMEO:\"");
+        None => (opening_words(trainer), "200".to_string()),
+    };
+    match prompt.map(|p| super::shell_word(&p)) {
+        Some(prompt) => {
+            say!("next: {glassbox} generate {dir} {prompt} --max-new-tokens {length}");
+            say!("      {glassbox} explain {dir} {prompt}");
         }
+        None => say!("next: {glassbox} generate {dir} --ids 0 --max-new-tokens {length}"),
     }
+}
+
+/// A prompt the model has seen: the start of the training text's first line (at most its
+/// first three words, 24 characters and half the context in tokens), which the tokenizer
+/// trained on that text can encode.
+fn opening_words(trainer: &Trainer) -> Option<String> {
+    use std::io::Read;
+    let DataSource::Text { path, .. } = &trainer.data else { return None };
+    let mut head = Vec::new();
+    std::fs::File::open(path).ok()?.take(4096).read_to_end(&mut head).ok()?;
+    let text = head.utf8_chunks().next()?.valid();
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let words = line.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+    let fits = |prompt: &str| trainer.tokenizer.encode(prompt).len() <= (trainer.config.n_ctx / 2).max(1);
+    let mut prompt: String = words.chars().take(24).collect();
+    while prompt.chars().count() > 1 && !fits(&prompt) {
+        prompt.pop();
+    }
+    Some(prompt.trim_end().to_string()).filter(|p| !p.is_empty())
 }
 
 /// A learning rate for people: 1e-3, 3e-4, 2.5e-4 (no float noise such as 1.0000000000000002e-4).
@@ -374,10 +397,27 @@ impl TrainBar {
 
     /// Prints a line above the bar (also when the bar is hidden, e.g. output to a file).
     pub fn println(&self, line: &str) {
-        self.bar.suspend(|| println!("{line}"));
+        self.bar.suspend(|| say!("{line}"));
     }
 
     pub fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glassbox::train::{Task, TrainOptions, TASK_NAMES};
+
+    #[test]
+    fn the_help_of_steps_states_each_tasks_default() {
+        let command = <Args as clap::Args>::augment_args(clap::Command::new("train"));
+        let help = command.get_arguments().find(|a| a.get_id() == "steps").unwrap().get_help().unwrap().to_string();
+        assert!(help.contains(&format!("{} for text", TrainOptions::default().steps)), "{help}");
+        for name in TASK_NAMES {
+            let steps = TrainOptions::for_task(&Task::from_name(name).unwrap()).steps;
+            assert!(help.contains(&format!("{name} {steps}")), "{name} {steps} missing from: {help}");
+        }
     }
 }

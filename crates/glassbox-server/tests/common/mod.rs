@@ -35,7 +35,10 @@ pub fn shared_dir() -> Option<PathBuf> {
             candidate.display()
         );
     }
-    eprintln!("skipping: shared fixtures not found at {} and CI is unset", candidate.display());
+    skip(&format!(
+        "shared fixtures not found at {}; set GLASSBOX_SHARED, or CI=true to require them",
+        candidate.display()
+    ));
     None
 }
 
@@ -315,9 +318,9 @@ pub fn browser_programs() -> Option<(PathBuf, PathBuf)> {
             if under_ci() {
                 panic!("{missing} is not installed; under CI the browser tests are required (apt-get install -y chromium chromium-driver)");
             }
-            eprintln!(
-                "skipping: {missing} is not installed (apt-get install -y chromium chromium-driver) and CI is unset"
-            );
+            skip(&format!(
+                "{missing} is not installed: apt-get install -y chromium chromium-driver, or CI=true to require it"
+            ));
             let _ = d;
             None
         }
@@ -496,3 +499,12 @@ pub fn base64_decode(text: &str) -> Vec<u8> {
 
 /// One browser at a time: the machine has two cores.
 pub static BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Says that the running test is skipped, where `cargo test` shows it: straight to the
+/// process's stderr, since the test harness hides what `eprintln!` prints in a test that
+/// passes. The line reads like the harness's own: `test NAME ... SKIPPED (reason)`.
+pub fn skip(reason: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("(unnamed)").to_string();
+    let _ = writeln!(std::io::stderr().lock(), "test {test} ... SKIPPED ({reason})");
+}

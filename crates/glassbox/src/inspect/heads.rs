@@ -57,6 +57,9 @@ pub struct HeadScore {
     pub previous_token: f32,
     pub duplicate_token: f32,
     pub induction: f32,
+    /// Whether the interventions silence this head (its output zeroed): its attention is
+    /// still measured, but it no longer does anything, so it is never named the best.
+    pub ablated: bool,
 }
 
 /// Every head's scores and the loss on each repetition.
@@ -81,9 +84,13 @@ pub struct HeadReport {
 }
 
 impl HeadReport {
-    /// The head with the highest score of a kind (`|s| s.induction`), optionally in one layer.
+    /// The head with the highest score of a kind (`|s| s.induction`), optionally in one
+    /// layer, among the heads that are not ablated.
     pub fn best(&self, layer: Option<usize>, score: impl Fn(&HeadScore) -> f32) -> Option<&HeadScore> {
-        self.scores.iter().filter(|s| layer.is_none_or(|l| s.layer == l)).max_by(|a, b| score(a).total_cmp(&score(b)))
+        self.scores
+            .iter()
+            .filter(|s| !s.ablated && layer.is_none_or(|l| s.layer == l))
+            .max_by(|a, b| score(a).total_cmp(&score(b)))
     }
 }
 
@@ -171,6 +178,7 @@ pub fn detect_heads(params: &Params, options: &HeadOptions) -> Result<HeadReport
                 previous_token: (prev / (batch * (seq - 1)) as f64) as f32,
                 duplicate_token: (dup / (batch * n) as f64) as f32,
                 induction: (ind / (batch * n) as f64) as f32,
+                ablated: options.interventions.silences(layer, head),
             });
         }
     }

@@ -147,8 +147,9 @@ impl Hook {
         }
         let unknown = || {
             Error::input(format!(
-                "unknown hook '{name}'; hooks are named as in TransformerLens, e.g. hook_embed, blocks.0.hook_resid_pre, \
-                 blocks.0.attn.hook_pattern, blocks.0.mlp.hook_post, ln_final.hook_normalized, logits (`glassbox trace --list` shows them all)"
+                "unknown hook '{}'; hooks are named as in TransformerLens, e.g. hook_embed, blocks.0.hook_resid_pre, \
+                 blocks.0.attn.hook_pattern, blocks.0.mlp.hook_post, ln_final.hook_normalized, logits (`glassbox trace --list` shows them all)",
+                crate::error::excerpt(name)
             ))
         };
         let rest = name.strip_prefix("blocks.").ok_or_else(unknown)?;
@@ -310,8 +311,9 @@ pub fn select_hooks(globs: &str, config: &GptConfig) -> Result<Vec<Hook>> {
         }
         if !any {
             return Err(Error::input(format!(
-                "the hook pattern '{pattern}' matches no hook of this {}-block model; names look like blocks.0.attn.hook_pattern, \
+                "the hook pattern '{}' matches no hook of this {}-block model; names look like blocks.0.attn.hook_pattern, \
                  blocks.{}.hook_resid_post, ln_final.hook_normalized, logits ('*' matches anything, '?' one character)",
+                crate::error::excerpt(pattern),
                 config.n_layer,
                 config.n_layer - 1
             )));

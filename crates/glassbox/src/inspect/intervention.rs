@@ -27,10 +27,10 @@
 
 use super::hooks::{check_head, BlockHook, Hook};
 use crate::config::GptConfig;
-use crate::error::{Error, Result};
+use crate::error::{excerpt, Error, Result};
 use crate::io::safetensors::SafetensorsFile;
 use crate::model::{forward_with_edits, Activations, Params};
-use crate::sample::{Sampler, StopReason, TokenChoice};
+use crate::sample::{context_window, FullContext, Limits, Sampler, StopReason, TokenChoice};
 use std::path::Path;
 
 /// What to do to the values.
@@ -102,7 +102,10 @@ fn parse_target(text: &str, config: &GptConfig) -> Result<(Hook, Option<usize>)>
     let (name, head) = match text.rsplit_once(".head.") {
         Some((name, head)) => {
             let head: usize = head.parse().map_err(|_| {
-                Error::input(format!("'{text}': the head after '.head.' must be a number, e.g. blocks.0.attn.head.1"))
+                Error::input(format!(
+                    "'{}': the head after '.head.' must be a number, e.g. blocks.0.attn.head.1",
+                    excerpt(text)
+                ))
             })?;
             (name, Some(head))
         }
@@ -153,6 +156,21 @@ impl Interventions {
         self.items.is_empty()
     }
 
+    /// Whether head `head` of block `layer` is knocked out: its values, pattern or output
+    /// zeroed (or scaled by 0), or the whole block's attention output.
+    pub fn silences(&self, layer: usize, head: usize) -> bool {
+        self.items.iter().any(|item| {
+            let zeroed = matches!(item.action, Action::Zero) || item.action == Action::Scale(0.0);
+            let this_head = item.head.is_none_or(|h| h == head);
+            let reaches = match item.hook {
+                Hook::Block(l, BlockHook::V | BlockHook::Pattern | BlockHook::Z) => l == layer && this_head,
+                Hook::Block(l, BlockHook::AttnOut) => l == layer,
+                _ => false,
+            };
+            zeroed && reaches
+        })
+    }
+
     /// Parses command-line style specifications: `ablate` targets (`HOOK[.head.N]`),
     /// `scale` items (`HOOK[.head.N]=FACTOR`) and `patch` items
     /// (`HOOK[.head.N]=FILE.safetensors[:TENSOR]`, the tensor named as the hook by default).
@@ -164,11 +182,13 @@ impl Interventions {
         }
         for item in scale {
             let (target, factor) = item.rsplit_once('=').ok_or_else(|| {
-                Error::input(format!("--scale '{item}' needs HOOK=FACTOR, e.g. blocks.0.hook_mlp_out=0.5"))
+                Error::input(format!("--scale '{}' needs HOOK=FACTOR, e.g. blocks.0.hook_mlp_out=0.5", excerpt(item)))
             })?;
             let factor: f32 = factor.trim().parse().ok().filter(|f: &f32| f.is_finite()).ok_or_else(|| {
                 Error::input(format!(
-                    "--scale '{item}': '{factor}' is not a number; write e.g. blocks.0.hook_mlp_out=0.5"
+                    "--scale '{}': '{}' is not a number; write e.g. blocks.0.hook_mlp_out=0.5",
+                    excerpt(item),
+                    excerpt(factor)
                 ))
             })?;
             let (hook, head) = parse_target(target, config)?;
@@ -177,7 +197,8 @@ impl Interventions {
         for item in patch {
             let (target, source) = item.split_once('=').ok_or_else(|| {
                 Error::input(format!(
-                    "--patch '{item}' needs HOOK=FILE.safetensors[:TENSOR], e.g. blocks.1.hook_resid_mid=clean.safetensors"
+                    "--patch '{}' needs HOOK=FILE.safetensors[:TENSOR], e.g. blocks.1.hook_resid_mid=clean.safetensors",
+                    excerpt(item)
                 ))
             })?;
             let (hook, head) = parse_target(target, config)?;
@@ -185,6 +206,12 @@ impl Interventions {
                 Some((file, tensor)) if file.ends_with(".safetensors") => (file, tensor.to_string()),
                 _ => (source, hook.to_string()),
             };
+            if Path::new(file).is_dir() {
+                return Err(Error::input(format!(
+                    "--patch: {} is a folder; name a .safetensors file written by glassbox trace",
+                    excerpt(file)
+                )));
+            }
             let opened = SafetensorsFile::open(Path::new(file))?;
             if !opened.tensors.contains_key(&tensor) {
                 let traced: Vec<&str> = opened.tensors.keys().map(String::as_str).take(6).collect();
@@ -392,51 +419,44 @@ pub fn forward_with_interventions(
     forward_with_edits(params, ids, batch, seq, acts, Some(&mut edit))
 }
 
-/// Generation under interventions: like [`crate::sample::generate`] (same arguments and
-/// result, plus the interventions), but every step runs the full forward pass over the
-/// whole sequence with the edits applied, since the KV cache cannot apply them. A patch
-/// must then fit every length the sequence passes through, so patches suit a fixed length
-/// (`explain`, `lens`, `trace`) better than generation.
+/// Generation under interventions: like [`crate::sample::generate_within`] (same arguments
+/// and result, plus the interventions), but every step runs the full forward pass over the
+/// whole sequence (the last n_ctx tokens, once it slides) with the edits applied, since the
+/// KV cache cannot apply them. A patch must then fit every length the sequence passes
+/// through, so patches suit a fixed length (`explain`, `lens`, `trace`) better than
+/// generation.
 pub fn generate_with_edits(
     params: &Params,
     prompt: &[u32],
-    max_new_tokens: usize,
-    end_of_text: Option<u32>,
+    limits: &Limits,
     sampler: &mut Sampler,
     interventions: &Interventions,
     on_token: &mut dyn FnMut(&TokenChoice) -> bool,
 ) -> Result<(Vec<u32>, StopReason)> {
     let (n_ctx, v) = (params.config.n_ctx, params.config.vocab_size);
-    if prompt.is_empty() {
-        return Err(Error::input("the prompt is empty; give at least one token"));
-    }
-    if prompt.len() > n_ctx {
-        return Err(Error::input(format!(
-            "the prompt is {} tokens but this model's context holds at most {n_ctx} (n_positions); shorten the prompt",
-            prompt.len()
-        )));
-    }
+    limits.check_prompt(prompt, n_ctx)?;
     let mut acts = Activations::default();
     let mut sequence = prompt.to_vec();
     let mut produced = Vec::new();
     loop {
-        if produced.len() >= max_new_tokens {
+        if produced.len() >= limits.max_new_tokens {
             return Ok((produced, StopReason::MaxNewTokens));
         }
-        let t = sequence.len();
-        forward_with_interventions(params, &sequence, 1, t, &mut acts, interventions)?;
+        let window = context_window(&sequence, n_ctx);
+        let t = window.len();
+        forward_with_interventions(params, window, 1, t, &mut acts, interventions)?;
         let choice = sampler.choose(&acts.logits[(t - 1) * v..t * v]);
         produced.push(choice.id);
         if !on_token(&choice) {
             return Ok((produced, StopReason::Cancelled));
         }
-        if Some(choice.id) == end_of_text {
+        if Some(choice.id) == limits.end_of_text {
             return Ok((produced, StopReason::EndOfText));
         }
-        if produced.len() >= max_new_tokens {
+        if produced.len() >= limits.max_new_tokens {
             return Ok((produced, StopReason::MaxNewTokens));
         }
-        if t >= n_ctx {
+        if t >= n_ctx && limits.full_context == FullContext::Stop {
             return Ok((produced, StopReason::ContextFull));
         }
         sequence.push(choice.id);

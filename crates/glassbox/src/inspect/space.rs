@@ -11,7 +11,7 @@
 use super::intervention::{forward_with_interventions, Interventions};
 use super::pca::{kmeans, pca_2d, Projection};
 use super::TokenText;
-use crate::error::{Error, Result};
+use crate::error::{excerpt, Error, Result};
 use crate::model::{Activations, Params};
 use crate::tokenizer::Tokenizer;
 use serde::Serialize;
@@ -35,8 +35,9 @@ impl Word {
 
 /// Resolves `word` to token ids (see the module notes).
 pub fn resolve_word(word: &str, tokenizer: Option<&Tokenizer>, vocab_size: usize, exact: bool) -> Result<Word> {
+    let shown = excerpt(word); // for messages: a 1 MB "word" is not echoed whole
     if let Some(number) = word.strip_prefix('#').filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) {
-        let id: u32 = number.parse().map_err(|_| Error::input(format!("'{word}' is not a token id")))?;
+        let id: u32 = number.parse().map_err(|_| Error::input(format!("'{shown}' is not a token id")))?;
         if id as usize >= vocab_size {
             return Err(Error::input(format!(
                 "token id {id} is not in the vocabulary: this model has ids 0 to {}",
@@ -50,14 +51,14 @@ pub fn resolve_word(word: &str, tokenizer: Option<&Tokenizer>, vocab_size: usize
     }
     let tokenizer = tokenizer.ok_or_else(|| {
         Error::input(format!(
-            "'{word}': this model directory has no tokenizer, so words cannot be looked up; name tokens by id as #12"
+            "'{shown}': this model directory has no tokenizer, so words cannot be looked up; name tokens by id as #12"
         ))
     })?;
     let (spelled, ids) = match tokenizer {
         Tokenizer::Char(_) => {
             let ids = tokenizer
                 .encode_checked(word)
-                .map_err(|e| Error::input(format!("'{word}' is not in this model's vocabulary: {e}")))?;
+                .map_err(|e| Error::input(format!("'{shown}' is not in this model's vocabulary: {e}")))?;
             (word.to_string(), ids)
         }
         Tokenizer::Bpe(_) => {
@@ -76,11 +77,11 @@ pub fn resolve_word(word: &str, tokenizer: Option<&Tokenizer>, vocab_size: usize
         }
     };
     if ids.is_empty() {
-        return Err(Error::input(format!("'{word}' has no tokens in this model's vocabulary")));
+        return Err(Error::input(format!("'{shown}' has no tokens in this model's vocabulary")));
     }
     if let Some(&bad) = ids.iter().find(|&&id| id as usize >= vocab_size) {
         return Err(Error::input(format!(
-            "'{word}' encodes to token {bad}, beyond this model's {vocab_size} embeddings; the tokenizer and the model disagree"
+            "'{shown}' encodes to token {bad}, beyond this model's {vocab_size} embeddings; the tokenizer and the model disagree"
         )));
     }
     Ok(Word { word: word.to_string(), ids, spelled })
@@ -279,8 +280,10 @@ pub fn context(
             variants.iter().find_map(|v| ids.windows(v.len()).position(|w| w == v.as_slice()).map(|p| (p, v.clone())));
         let Some((start, word_ids)) = hit else {
             return Err(Error::input(format!(
-                "'{word}' does not occur in sentence {} (\"{text}\") as the same tokens; each sentence must contain the word",
-                n + 1
+                "'{}' does not occur in sentence {} (\"{}\") as the same tokens; each sentence must contain the word",
+                excerpt(word),
+                n + 1,
+                excerpt(text)
             )));
         };
         forward_with_interventions(params, &ids, 1, ids.len(), &mut acts, interventions)?;

@@ -16,6 +16,14 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::R
         _ => std::path::PathBuf::from("."),
     };
     let name = path.file_name().ok_or_else(|| Error::input(format!("{} is not a file name", path.display())))?;
+    // Renaming over a folder fails, and over a device (`--out /dev/null`) replaces it:
+    // only a regular file (or nothing) may be at the target.
+    if let Ok(existing) = std::fs::metadata(path) {
+        if !existing.is_file() {
+            let what = if existing.is_dir() { "a folder" } else { "not a regular file (a device or a pipe)" };
+            return Err(Error::input(format!("cannot write {}: it is {what}; name a file to write", path.display())));
+        }
+    }
     super::temporaries::remove_stale(&folder, Some(name));
     let temp = super::temporaries::building_name(&folder, name);
     let result = (|| -> std::io::Result<()> {
@@ -40,6 +48,7 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::FileTypeExt;
 
     #[test]
     fn failed_write_keeps_the_old_file_and_leaves_no_temporary() {
@@ -68,5 +77,18 @@ mod tests {
         write_atomic(&dir.path().join("x.txt"), |w| w.write_all(b"new")).unwrap();
         assert!(!left_behind.exists(), "the dead writer's temporary of x.txt is gone");
         assert!(other.exists(), "another file's temporary is left to its own writer");
+    }
+
+    #[test]
+    fn a_folder_a_device_or_a_missing_folder_is_refused_as_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        for target in [dir.path().to_path_buf(), "/dev/null".into(), file.join("x"), dir.path().join("no/x")] {
+            let err = write_atomic(&target, |w| w.write_all(b"y")).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{}: {err}", target.display());
+        }
+        assert_eq!(std::fs::read(&file).unwrap(), b"x");
+        assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
     }
 }

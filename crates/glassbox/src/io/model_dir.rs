@@ -132,7 +132,7 @@ fn params_from_file(config: &GptConfig, file: &SafetensorsReader) -> Result<Para
         } else if !known.contains(bare) && !is_buffer(bare) {
             return Err(Error::input(format!(
                 "{path} holds tensor {}, which a GPT-2 does not have; is this a GPT-2 checkpoint?",
-                crate::error::shorten(name)
+                crate::error::excerpt(name)
             )));
         }
     }

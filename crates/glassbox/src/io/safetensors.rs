@@ -10,7 +10,7 @@
 //! not change while it was read (size and modification time before and after), so a torn
 //! read is an error, not silently mixed weights.
 
-use crate::error::{shorten, Error, Result};
+use crate::error::{excerpt, Error, Result};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -346,7 +346,7 @@ fn parse_header(header: &[u8], data_start: usize, data_len: usize) -> std::resul
     let mut tensors = BTreeMap::new();
     let mut metadata = BTreeMap::new();
     for (name, entry) in entries {
-        let shown = shorten(&name);
+        let shown = excerpt(&name);
         if name == "__metadata__" {
             if let Some(map) = entry.as_object() {
                 for (key, value) in map {
@@ -399,15 +399,15 @@ fn parse_header(header: &[u8], data_start: usize, data_len: usize) -> std::resul
         if begin < covered {
             return Err(format!(
                 "tensors {} and {} share bytes {begin}..{} of the data; each tensor needs its own bytes",
-                shorten(previous),
-                shorten(name),
+                excerpt(previous),
+                excerpt(name),
                 covered.min(end)
             ));
         }
         if begin > covered {
             return Err(format!(
                 "bytes {covered}..{begin} of the data belong to no tensor (before {}); the file is damaged",
-                shorten(name)
+                excerpt(name)
             ));
         }
         covered = end;

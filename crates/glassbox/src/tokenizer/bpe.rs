@@ -131,9 +131,9 @@ impl BpeTokenizer {
             let Some(&merged) = ids.get(&joined) else {
                 return Err(Error::input(format!(
                     "merge {rank} ({:?} + {:?}) makes {:?}, which is not in the vocabulary",
-                    super::byte_level::bytes_to_string(part(left)?),
-                    super::byte_level::bytes_to_string(part(right)?),
-                    super::byte_level::bytes_to_string(&joined),
+                    crate::error::excerpt(&super::byte_level::bytes_to_string(part(left)?)),
+                    crate::error::excerpt(&super::byte_level::bytes_to_string(part(right)?)),
+                    crate::error::excerpt(&super::byte_level::bytes_to_string(&joined)),
                 )));
             };
             // As in Hugging Face `tokenizers`, a pair listed twice takes its later rank.

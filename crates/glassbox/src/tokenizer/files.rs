@@ -12,6 +12,7 @@ use super::bpe::{BpeParts, BpeTokenizer};
 use super::byte_level::{bytes_to_string, string_to_bytes};
 use super::fx::FxHashMap;
 use super::END_OF_TEXT;
+use crate::error::excerpt;
 use crate::{Error, Result};
 use serde_json::Value;
 use std::path::Path;
@@ -105,7 +106,8 @@ fn parse_merges_txt(text: &str, name: &str) -> Result<Vec<MergeLine>> {
             _ => {
                 return Err(Error::input(format!(
                     "{place} should be two tokens separated by one space, like \"Ġ t\", but \
-                     is {line:?}"
+                     is {:?}",
+                    excerpt(line)
                 )))
             }
         }
@@ -170,7 +172,10 @@ pub fn read_tokenizer_json(path: &Path) -> Result<BpeTokenizer> {
             _ => None,
         };
         let Some((left, right)) = pair else {
-            return Err(Error::input(format!("{place} should be \"left right\" or [\"left\", \"right\"], but is {m}")));
+            return Err(Error::input(format!(
+                "{place} should be \"left right\" or [\"left\", \"right\"], but is {}",
+                excerpt(&m.to_string())
+            )));
         };
         merges.push(MergeLine { left, right, place });
     }
@@ -181,7 +186,8 @@ pub fn read_tokenizer_json(path: &Path) -> Result<BpeTokenizer> {
             let id = token.get("id").and_then(Value::as_u64).and_then(|id| u32::try_from(id).ok());
             let (Some(content), Some(id)) = (content, id) else {
                 return Err(Error::input(format!(
-                    "{name}: an added token should have a \"content\" and an \"id\", but is {token}"
+                    "{name}: an added token should have a \"content\" and an \"id\", but is {}",
+                    excerpt(&token.to_string())
                 )));
             };
             let is_special = token.get("special").and_then(Value::as_bool).unwrap_or(false);
@@ -283,9 +289,10 @@ fn build(
         let id_of = |part: &str| {
             by_name.get(part).copied().ok_or_else(|| {
                 Error::input(format!(
-                    "{}: {part:?} is not in {vocab_name}; the merges and the vocabulary do not \
+                    "{}: {:?} is not in {vocab_name}; the merges and the vocabulary do not \
                      belong together",
-                    m.place
+                    m.place,
+                    excerpt(part)
                 ))
             })
         };
@@ -293,8 +300,11 @@ fn build(
         let joined = format!("{}{}", m.left, m.right);
         if !by_name.contains_key(joined.as_str()) {
             return Err(Error::input(format!(
-                "{}: merging {:?} and {:?} makes {joined:?}, which is not in {vocab_name}",
-                m.place, m.left, m.right
+                "{}: merging {:?} and {:?} makes {:?}, which is not in {vocab_name}",
+                m.place,
+                excerpt(&m.left),
+                excerpt(&m.right),
+                excerpt(&joined)
             )));
         }
         pairs.push((left, right));

@@ -32,7 +32,7 @@ pub use self::pretokenize::{
     char_class, pretokenize, pretokenize_reference, split_for_parallel, CharClass, Pieces, GPT2_PATTERN,
 };
 pub use self::train::{train_bpe, MIN_BPE_VOCAB};
-pub use self::view::{escape_text, TokenPart, TokenView};
+pub use self::view::{escape_text, TokenPart, TokenView, TokenViews};
 
 use crate::{Error, Result};
 use rayon::prelude::*;
@@ -278,6 +278,11 @@ impl Tokenizer {
     /// of a multi-byte character, which character it helps to form.
     pub fn views(&self, ids: &[u32]) -> Result<Vec<TokenView>> {
         view::token_views(self, ids)
+    }
+
+    /// The same views one at a time, for outputs too long to hold (see [`TokenViews`]).
+    pub fn views_iter<'a>(&'a self, ids: &'a [u32]) -> Result<TokenViews<'a>> {
+        TokenViews::new(self, ids)
     }
 }
 

@@ -92,31 +92,48 @@ struct Unit {
     character: Option<char>,
 }
 
-pub(super) fn token_views(tok: &Tokenizer, ids: &[u32]) -> Result<Vec<TokenView>> {
-    let bytes = tok.decode_bytes(ids)?;
-    // The characters of the whole stream: a token's partial bytes make sense only with its
-    // neighbours'.
-    let mut units = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    for chunk in bytes.utf8_chunks() {
-        for (i, c) in chunk.valid().char_indices() {
-            units.push(Unit { start: at + i, end: at + i + c.len_utf8(), character: Some(c) });
-        }
-        at += chunk.valid().len();
-        for _ in chunk.invalid() {
-            units.push(Unit { start: at, end: at + 1, character: None });
-            at += 1;
-        }
+/// The unit that starts at `at`: the character there, or its byte alone when no valid
+/// character starts there (as `utf8_chunks` reads the stream, one unit per invalid byte).
+fn unit_at(bytes: &[u8], at: usize) -> Unit {
+    let ahead = &bytes[at..bytes.len().min(at + 4)];
+    let first = ahead.utf8_chunks().next().and_then(|chunk| chunk.valid().chars().next());
+    match first {
+        Some(c) => Unit { start: at, end: at + c.len_utf8(), character: Some(c) },
+        None => Unit { start: at, end: at + 1, character: None },
     }
-    let mut views = Vec::with_capacity(ids.len());
-    let mut u = 0;
-    let mut start = 0;
-    for &id in ids {
-        let token = tok.token_bytes(id).unwrap_or_default();
-        let end = start + token.len();
+}
+
+/// The views of a sequence of ids, one at a time: memory for the decoded bytes and one
+/// view, whatever the length (a 50 MB input is shown without holding 50 MB of views).
+pub struct TokenViews<'a> {
+    tok: &'a Tokenizer,
+    ids: std::slice::Iter<'a, u32>,
+    bytes: Vec<u8>,
+    /// The unit the next token starts in (it may have begun in an earlier token).
+    unit: Option<Unit>,
+    /// Where the next token's bytes start.
+    start: usize,
+}
+
+impl<'a> TokenViews<'a> {
+    pub(super) fn new(tok: &'a Tokenizer, ids: &'a [u32]) -> Result<Self> {
+        // The characters of the whole stream: a token's partial bytes make sense only with
+        // its neighbours'.
+        let bytes = tok.decode_bytes(ids)?;
+        let unit = (!bytes.is_empty()).then(|| unit_at(&bytes, 0));
+        Ok(TokenViews { tok, ids: ids.iter(), bytes, unit, start: 0 })
+    }
+}
+
+impl Iterator for TokenViews<'_> {
+    type Item = TokenView;
+
+    fn next(&mut self) -> Option<TokenView> {
+        let id = *self.ids.next()?;
+        let token = self.tok.token_bytes(id).unwrap_or_default();
+        let (start, end) = (self.start, self.start + token.len());
         let mut parts: Vec<TokenPart> = Vec::new();
-        while u < units.len() && units[u].start < end {
-            let unit = &units[u];
+        while let Some(unit) = self.unit.as_ref().filter(|u| u.start < end) {
             let first = start.max(unit.start);
             let last = end.min(unit.end);
             match unit.character {
@@ -130,16 +147,23 @@ pub(super) fn token_views(tok: &Tokenizer, ids: &[u32]) -> Result<Vec<TokenView>
                     len: last - first,
                     of: unit.end - unit.start,
                 }),
-                None => parts.push(TokenPart::Invalid(bytes[unit.start])),
+                None => parts.push(TokenPart::Invalid(self.bytes[unit.start])),
             }
-            if unit.end <= end {
-                u += 1;
-            } else {
+            if unit.end > end {
                 break; // the character goes on into the next token
             }
+            let next = unit.end;
+            self.unit = (next < self.bytes.len()).then(|| unit_at(&self.bytes, next));
         }
-        views.push(TokenView { id, bytes: token.to_vec(), parts });
-        start = end;
+        self.start = end;
+        Some(TokenView { id, bytes: token.to_vec(), parts })
     }
-    Ok(views)
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.ids.size_hint()
+    }
+}
+
+pub(super) fn token_views(tok: &Tokenizer, ids: &[u32]) -> Result<Vec<TokenView>> {
+    Ok(TokenViews::new(tok, ids)?.collect())
 }

@@ -39,7 +39,10 @@ impl TokenizerSpec {
         }
         if let Some(n) = text.strip_prefix("bpe:") {
             return n.parse().map(TokenizerSpec::Bpe).map_err(|_| {
-                Error::input(format!("--tokenizer {text}: the vocabulary size must be a number, as in bpe:512"))
+                Error::input(format!(
+                    "--tokenizer {}: the vocabulary size must be a number, as in bpe:512",
+                    crate::error::excerpt(text)
+                ))
             });
         }
         let dir = PathBuf::from(text);
@@ -47,7 +50,8 @@ impl TokenizerSpec {
             return Ok(TokenizerSpec::Dir(dir));
         }
         Err(Error::input(format!(
-            "--tokenizer {text} is neither char, bpe:N, gpt2 nor a directory; choose one of those (e.g. --tokenizer char)"
+            "--tokenizer {} is neither char, bpe:N, gpt2 nor a directory; choose one of those (e.g. --tokenizer char)",
+            crate::error::excerpt(text)
         )))
     }
 

@@ -74,7 +74,8 @@ impl Task {
             "repeat" => task(TaskKind::Repeat, "^abcdefghijklmnopqrstuvwxyz", REPEAT_PROMPT, REPEAT_ANSWER),
             _ => {
                 return Err(Error::input(format!(
-                    "unknown task '{name}'; choose one of {} (or pass --data FILE to train on text)",
+                    "unknown task '{}'; choose one of {} (or pass --data FILE to train on text)",
+                    crate::error::excerpt(name),
                     TASK_NAMES.join(", ")
                 )))
             }

@@ -21,7 +21,10 @@ pub fn shared_dir() -> Option<PathBuf> {
             candidate.display()
         );
     }
-    eprintln!("skipping: shared fixtures not found at {} and CI is unset", candidate.display());
+    skip(&format!(
+        "shared fixtures not found at {}; set GLASSBOX_SHARED, or CI=true to require them",
+        candidate.display()
+    ));
     None
 }
 
@@ -63,4 +66,13 @@ pub fn assert_close(name: &str, ours: &[f32], reference: &[f32], tol: f32) {
         ours[worst_at],
         reference[worst_at]
     );
+}
+
+/// Says that the running test is skipped, where `cargo test` shows it: straight to the
+/// process's stderr, since the test harness hides what `eprintln!` prints in a test that
+/// passes. The line reads like the harness's own: `test NAME ... SKIPPED (reason)`.
+pub fn skip(reason: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("(unnamed)").to_string();
+    let _ = writeln!(std::io::stderr().lock(), "test {test} ... SKIPPED ({reason})");
 }
