@@ -250,6 +250,7 @@ fn resuming_removes_what_killed_writers_left_and_keeps_a_live_writers() {
     }
     assert_eq!(std::fs::read(&live_file).unwrap(), b"being written", "a live writer's file is not touched");
     assert!(run.join("checkpoints/step-4/model.safetensors").is_file());
+}
 
 #[test]
 fn the_next_hint_uses_a_prompt_from_the_training_text_and_runs_as_printed() {
