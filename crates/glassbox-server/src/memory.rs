@@ -6,7 +6,8 @@
 //! free, so that large buffers stop being returned at all. So the server:
 //!
 //! - fixes the mmap threshold at [`MMAP_THRESHOLD`] (large buffers — activations, answers —
-//!   are mapped and unmapped, not kept in an arena) and the trim threshold likewise;
+//!   are mapped and unmapped, not kept in an arena), and the trim threshold at
+//!   [`TRIM_THRESHOLD`] (a free top of an arena larger than that is returned on `free`);
 //! - calls `malloc_trim` once work has ended and the server stayed quiet for a moment;
 //! - lets idle blocking threads (and their buffers) end after [`THREAD_KEEP_ALIVE`].
 //!
@@ -23,6 +24,8 @@ const TRIM_EVERY: Duration = Duration::from_millis(500);
 
 /// Allocations from this size up get their own mapping, returned to the system when freed.
 pub const MMAP_THRESHOLD: usize = 256 << 10;
+/// Free memory at the top of an arena beyond this is returned to the system.
+pub const TRIM_THRESHOLD: usize = 512 << 10;
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 extern "C" {
@@ -39,7 +42,7 @@ pub fn tune_allocator() {
         // SAFETY: mallopt only changes the allocator's parameters, under its own lock.
         unsafe {
             mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD as std::ffi::c_int);
-            mallopt(M_TRIM_THRESHOLD, (2 * MMAP_THRESHOLD) as std::ffi::c_int);
+            mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD as std::ffi::c_int);
         }
     }
 }

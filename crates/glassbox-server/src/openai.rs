@@ -282,7 +282,10 @@ pub async fn completions(State(state): State<Arc<AppState>>, body: Result<Bytes,
 async fn completions_inner(state: Arc<AppState>, body: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
     let body = json_body(body)?;
     let st = state.clone();
+    // Tokenizing a prompt of up to 1 MiB is a computation like the others: it takes a slot.
+    let permit = state.slots.inspection().await?;
     let (loaded, request) = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let loaded = st.model();
         parse(&body, &loaded).map(|r| (loaded, r))
     })
