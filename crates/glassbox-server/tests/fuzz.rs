@@ -134,7 +134,7 @@ fn random_value(rng: &mut Rng, depth: usize) -> Value {
     match rng.below(if depth > 2 { 5 } else { 8 }) {
         0 => Value::Null,
         1 => Value::Bool(rng.chance(50)),
-        2 | 3 => serde_json::from_str(*rng.pick(NUMBERS)).unwrap_or(Value::Null),
+        2 | 3 => serde_json::from_str(rng.pick::<&str>(NUMBERS)).unwrap_or(Value::Null),
         4 => Value::String(random_text(rng)),
         5 => {
             // token ids, mostly in range
@@ -210,7 +210,7 @@ fn random_query(rng: &mut Rng) -> String {
         q.push_str(&format!("{name}={value}&"));
     }
     if rng.chance(20) {
-        q.push_str(*rng.pick(&["=", "&&", "from", "from==1", "%zz"]));
+        q.push_str(rng.pick::<&str>(&["=", "&&", "from", "from==1", "%zz"]));
     }
     q
 }

@@ -171,7 +171,7 @@ fn only_this_server_s_host_names_and_origin_may_drive_it() {
     };
     // DNS rebinding: the attacker's name in Host, on every kind of route.
     for host in ["evil.example", "evil.example:1234", "127.0.0.1.evil.example", "localhost.evil.example"] {
-        let res = json_post(format!("{host}"), &[]);
+        let res = json_post(host.to_string(), &[]);
         assert_eq!(assert_error(&res, 403, None)["error"]["code"], "host_not_allowed", "{host}");
         let page = raw_request(addr, &head("GET", "/", &[("Host", host.to_string())]), b"");
         assert_eq!(page.status, 403, "{host}");

@@ -100,7 +100,7 @@ fn memory_returns_to_baseline_after_mixed_requests_and_a_burst() {
 
     let walk: String = "e".repeat(longest);
     let heaviest = move |i: usize| {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             post(addr, "/api/walkthrough", &json!({"prompt": walk}))
         } else {
             post(addr, "/v1/completions", &json!({"prompt": "e", "max_tokens": n_ctx - 1, "seed": i}))
