@@ -3,6 +3,7 @@
 //! `commands/<name>.rs`.
 
 mod commands;
+mod interrupt;
 mod output;
 
 use clap::{Parser, Subcommand};

@@ -159,3 +159,95 @@ fn a_loss_that_becomes_nan_stops_and_keeps_the_last_good_checkpoint() {
     let model = glassbox::io::load_model(&run).unwrap();
     assert!(model.params.flat().iter().all(|v| v.is_finite()));
 }
+
+/// The steps `log.jsonl` records so far (lines with a loss), in order.
+fn logged_steps(run: &Path) -> Vec<u64> {
+    let log = std::fs::read_to_string(run.join("log.jsonl")).unwrap_or_default();
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("loss").is_some())
+        .map(|v| v["step"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn ctrl_c_or_sigterm_saves_the_step_says_so_and_resume_continues_from_it() {
+    for (signal, exit_code) in [("INT", 130), ("TERM", 143)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path().join("run");
+        let mut args = sort_args(&run);
+        let steps = args.iter().position(|a| a == "--steps").unwrap() + 1;
+        args[steps] = "1000000".into(); // far more than will run: only the signal ends it
+        let every = args.iter().position(|a| a == "--checkpoint-every").unwrap() + 1;
+        args[every] = "1000000".into(); // no scheduled checkpoint after step 0
+        let child = Command::new(env!("CARGO_BIN_EXE_glassbox"))
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // the log reaches the disk in blocks: wait until some steps are on it
+        let started = Instant::now();
+        while logged_steps(&run).is_empty() {
+            assert!(started.elapsed() < Duration::from_secs(300), "no step was logged");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let seen = *logged_steps(&run).last().unwrap();
+        let kill = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+        assert!(kill.success());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(exit_code), "SIG{signal}: {stderr}");
+
+        let at = saved_step(&run).unwrap();
+        let logged = logged_steps(&run);
+        assert!(at >= seen as usize && at < 1_000_000, "checkpoint at step {at}, {seen} steps seen before the signal");
+        assert_eq!(logged.last().copied(), Some(at as u64), "the checkpoint is the last step logged");
+        assert_eq!(logged, (1..=at as u64).collect::<Vec<_>>(), "every step logged once");
+        let line = stderr.lines().last().unwrap_or_default();
+        assert!(line.contains(&format!("at step {at} ")) && line.contains("--resume --out"), "SIG{signal}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        let model = glassbox::io::load_model(&run).unwrap();
+        assert!(model.params.flat() == load_state(&run).unwrap().params.as_slice(), "model and state agree");
+
+        let output =
+            glassbox(&["--threads", "1", "train", "--resume", "--steps", &(at + 3).to_string(), "--out", path(&run)]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(String::from_utf8_lossy(&output.stdout).contains(&format!("resuming at step {at}")));
+        assert_eq!(saved_step(&run), Some(at + 3));
+        assert_eq!(logged_steps(&run), (1..=at as u64 + 3).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn resuming_removes_what_killed_writers_left_and_keeps_a_live_writers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let output = glassbox(&["train", "--task", "sort", "--steps", "2", "--keep-checkpoints", "--out", path(&run)]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut exited = Command::new("true").spawn().unwrap();
+    let dead = exited.id();
+    exited.wait().unwrap();
+    let live = std::process::id(); // this test: running, as a writer still writing would be
+    let stale = [
+        run.join(format!(".train_state.safetensors.tmp-{dead}")),
+        run.join(format!(".model.safetensors.tmp-{dead}")),
+        run.join(format!("checkpoints/step-2/.model.safetensors.tmp-{dead}")),
+    ];
+    for file in &stale {
+        std::fs::write(file, vec![0u8; 1 << 20]).unwrap();
+    }
+    let building = run.join(format!("checkpoints/.step-4.tmp-{dead}"));
+    std::fs::create_dir(&building).unwrap();
+    std::fs::write(building.join("config.json"), b"{}").unwrap();
+    let live_file = run.join(format!(".model.safetensors.tmp-{live}"));
+    std::fs::write(&live_file, b"being written").unwrap();
+
+    let output = glassbox(&["train", "--resume", "--steps", "4", "--out", path(&run)]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    for file in stale.iter().chain([&building]) {
+        assert!(!file.exists(), "{} was left", file.display());
+    }
+    assert_eq!(std::fs::read(&live_file).unwrap(), b"being written", "a live writer's file is not touched");
+    assert!(run.join("checkpoints/step-4/model.safetensors").is_file());
+}

@@ -53,14 +53,7 @@ impl Loaded {
         let model = glassbox::io::load_model(dir)?;
         let tokenizer = Tokenizer::from_model_dir(tokenizer_dir)?;
         if let Some(tok) = &tokenizer {
-            if tok.vocab_size() > model.config.vocab_size {
-                return Err(glassbox::Error::input(format!(
-                    "{}: the tokenizer has {} tokens but the model only {} (vocab_size); they do not belong together",
-                    dir.display(),
-                    tok.vocab_size(),
-                    model.config.vocab_size
-                )));
-            }
+            glassbox::io::check_tokenizer_fits(dir, &model.config, tok)?;
         }
         Ok(Loaded { model, tokenizer, fingerprint, dir: dir.to_path_buf(), tokenizer_dir: tokenizer_dir.to_path_buf() })
     }

@@ -33,6 +33,11 @@ pub const PRESETS: &[(&str, usize, usize, usize, usize, usize)] = &[
     ("sorter", 3, 3, 48, 3, 11),
 ];
 
+/// Limits on a shape's sizes (GPT-3 has 96 layers, 12,288 dimensions, 2,048 positions).
+pub const MAX_LAYERS: usize = 10_000;
+pub const MAX_WIDTH: usize = 1 << 20;
+pub const MAX_CONTEXT: usize = 1 << 20;
+
 impl GptConfig {
     pub fn new(n_layer: usize, n_head: usize, n_embd: usize, vocab_size: usize, n_ctx: usize) -> Self {
         GptConfig { n_layer, n_head, n_embd, vocab_size, n_ctx, layer_norm_epsilon: 1e-5, eos_token_id: None }
@@ -77,8 +82,20 @@ impl GptConfig {
                 self.n_embd, self.n_head
             )));
         }
-        if self.vocab_size > u32::MAX as usize || self.n_ctx > 1 << 20 {
-            return Err(Error::input("vocab_size or n_positions is implausibly large; check config.json".to_string()));
+        // Far beyond any real GPT, and small enough that every size derived from them is
+        // counted without overflow and checked against memory before it is allocated.
+        let limits = [
+            ("n_layer", self.n_layer, MAX_LAYERS),
+            ("n_embd", self.n_embd, MAX_WIDTH),
+            ("vocab_size", self.vocab_size, u32::MAX as usize),
+            ("n_positions", self.n_ctx, MAX_CONTEXT),
+        ];
+        for (name, value, limit) in limits {
+            if value > limit {
+                return Err(Error::input(format!(
+                    "{name} is {value}, implausibly large (at most {limit}); check config.json or the shape flags"
+                )));
+            }
         }
         if !(self.layer_norm_epsilon.is_finite() && self.layer_norm_epsilon >= 0.0) {
             return Err(Error::input("layer_norm_epsilon must be a non-negative number".to_string()));
@@ -91,6 +108,14 @@ impl GptConfig {
         let (c, v, t) = (self.n_embd, self.vocab_size, self.n_ctx);
         let per_layer = 2 * c + (c * 3 * c + 3 * c) + (c * c + c) + 2 * c + (c * 4 * c + 4 * c) + (4 * c * c + c);
         v * c + t * c + self.n_layer * per_layer + 2 * c
+    }
+
+    /// Number of parameters, counted without overflow (for checking absurd shapes before
+    /// anything is allocated).
+    pub fn param_count(&self) -> u128 {
+        let (c, v, t) = (self.n_embd as u128, self.vocab_size as u128, self.n_ctx as u128);
+        let per_layer = 13 * c + 12 * c * c;
+        v * c + t * c + (self.n_layer as u128) * per_layer + 2 * c
     }
 
     /// Reads a Hugging Face GPT-2 `config.json`; `path` names the file itself.
@@ -133,6 +158,7 @@ impl GptConfig {
                 )));
             }
         }
+        refuse_math_changing_fields(object)?;
         if object.get("tie_word_embeddings").and_then(Value::as_bool) == Some(false) {
             return Err(Error::input("tie_word_embeddings is false; glassbox runs GPT-2 with the head tied to wte"));
         }
@@ -188,6 +214,49 @@ impl GptConfig {
     }
 }
 
+/// Fields of Hugging Face's `GPT2Config` that change what the model computes and that
+/// glassbox does not implement: a model that sets them is refused, never run as something
+/// else. (`reorder_and_upcast_attn` is accepted: it only reorders the scaling and upcasts
+/// to float32, and glassbox computes in float32 throughout, so the result is the same.)
+fn refuse_math_changing_fields(object: &serde_json::Map<String, Value>) -> Result<()> {
+    let unsupported = |field: &str, value: &Value, what: &str| {
+        Error::input(format!(
+            "field \"{field}\" is {value}, which {what}; glassbox implements GPT-2's attention and MLP exactly and does not \
+             support it, so it refuses the model rather than compute something else"
+        ))
+    };
+    if let Some(value) = object.get("scale_attn_weights") {
+        if value.as_bool() != Some(true) {
+            return Err(unsupported(
+                "scale_attn_weights",
+                value,
+                "turns off the 1/√d_head scaling of attention scores",
+            ));
+        }
+    }
+    if let Some(value) = object.get("scale_attn_by_inverse_layer_idx") {
+        if value.as_bool() != Some(false) {
+            return Err(unsupported(
+                "scale_attn_by_inverse_layer_idx",
+                value,
+                "divides each layer's attention scores by its layer number",
+            ));
+        }
+    }
+    if let Some(value) = object.get("add_cross_attention") {
+        if value.as_bool() != Some(false) {
+            return Err(unsupported("add_cross_attention", value, "adds cross-attention to an encoder"));
+        }
+    }
+    if let Some(value) = object.get("n_inner").filter(|v| !v.is_null()) {
+        let width = object.get("n_embd").or_else(|| object.get("hidden_size")).and_then(Value::as_u64);
+        if value.as_u64().is_none() || value.as_u64() != width.map(|w| 4 * w) {
+            return Err(unsupported("n_inner", value, "sets an MLP width other than 4 × n_embd"));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +278,40 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("multiple of n_head"), "{err}");
+    }
+
+    #[test]
+    fn fields_that_change_the_math_are_refused_by_name() {
+        let base = r#""n_layer": 2, "n_head": 2, "n_embd": 16, "vocab_size": 5, "n_positions": 8"#;
+        let with = |extra: &str| GptConfig::from_json_str(&format!("{{{base}, {extra}}}"));
+        for (extra, field) in [
+            (r#""scale_attn_weights": false"#, "scale_attn_weights"),
+            (r#""scale_attn_by_inverse_layer_idx": true"#, "scale_attn_by_inverse_layer_idx"),
+            (r#""n_inner": 32"#, "n_inner"),
+            (r#""add_cross_attention": true"#, "add_cross_attention"),
+        ] {
+            let err = with(extra).unwrap_err().to_string();
+            assert!(err.contains(&format!("\"{field}\"")), "{extra}: {err}");
+        }
+        // the values GPT-2 itself uses load
+        for extra in [
+            r#""scale_attn_weights": true"#,
+            r#""scale_attn_by_inverse_layer_idx": false"#,
+            r#""n_inner": null"#,
+            r#""n_inner": 64"#,
+            r#""reorder_and_upcast_attn": true"#,
+        ] {
+            assert!(with(extra).is_ok(), "{extra}");
+        }
+    }
+
+    #[test]
+    fn absurd_sizes_are_refused_before_anything_is_allocated() {
+        let err = GptConfig::from_json_str(
+            r#"{"n_layer": 10000000, "n_head": 2, "n_embd": 16, "vocab_size": 5, "n_positions": 8}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("n_layer is 10000000, implausibly large"), "{err}");
     }
 
     #[test]

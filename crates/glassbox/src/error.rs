@@ -52,3 +52,13 @@ impl Error {
         Error::failure(format!("could not write {}: {err}; check free disk space and permissions", path.display()))
     }
 }
+
+/// Text from a user's file or request, cut to a length that fits in a one-sentence error
+/// (a 20 MB line must not be echoed whole).
+pub fn shorten(text: &str) -> String {
+    const MOST_CHARS: usize = 80;
+    match text.char_indices().nth(MOST_CHARS) {
+        None => text.to_string(),
+        Some((at, _)) => format!("{}… ({} bytes in all)", &text[..at], text.len()),
+    }
+}

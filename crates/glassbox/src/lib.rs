@@ -12,7 +12,8 @@
 //! - [`tokenizer`]: text ↔ ids (byte-level BPE, characters).
 //! - [`kernels`]: the math, one file per operation, forward and backward side by side.
 //! - [`model`]: parameters, named activations, the forward and backward passes, the KV cache.
-//! - [`io`]: model directories (safetensors through mmap, atomic saves).
+//! - [`io`]: model directories (safetensors read and checked, atomic saves).
+//! - [`memory`]: checks before allocations whose size a user chose.
 //! - [`sample`]: sampling and generation with the KV cache.
 //! - [`train`]: data, AdamW, the training loop, checkpoints, built-in tasks.
 //! - [`inspect`]: trace, explain, logit lens, head detectors, interventions, semantic space.
@@ -25,6 +26,7 @@ pub mod error;
 pub mod inspect;
 pub mod io;
 pub mod kernels;
+pub mod memory;
 pub mod model;
 pub mod rng;
 pub mod sample;

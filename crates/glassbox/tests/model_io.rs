@@ -22,11 +22,9 @@ fn input_error(result: Result<glassbox::io::Model, Error>) -> String {
 fn load_save_load_gives_identical_parameters() {
     for dir in common::conformance_dirs() {
         let original = load_model(&dir).unwrap();
-        assert!(original.params.is_mapped(), "{}: weights should be mapped, not copied", dir.display());
         let out = tempfile::tempdir().unwrap();
         save_model(out.path(), &original.config, &original.params).unwrap();
         let reloaded = load_model(out.path()).unwrap();
-        assert!(reloaded.params.is_mapped());
         assert_eq!(reloaded.config, original.config);
         for (i, spec) in original.params.specs().iter().enumerate() {
             let (a, b) = (original.params.tensor(i), reloaded.params.tensor(i));
@@ -202,4 +200,128 @@ fn generation_stops_at_the_context_and_says_so() {
     let (ids, reason) = glassbox::sample::generate(&params, &[1, 2], 100, None, &mut sampler, &mut |_| true).unwrap();
     assert_eq!(reason, glassbox::sample::StopReason::ContextFull);
     assert_eq!(ids.len(), 4 + 1, "4 more positions fill the context, and the last position's prediction is the fifth");
+}
+
+/// Writes a safetensors file from a header written out by hand (so it can say what a JSON
+/// object cannot hold, such as a name twice) and the data bytes.
+fn write_header_and_data(path: &Path, header: &str, data: &[u8]) {
+    let mut header = header.as_bytes().to_vec();
+    while !header.len().is_multiple_of(8) {
+        header.push(b' ');
+    }
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend(header);
+    bytes.extend(data);
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// The tiny model's tensors as header entries and data, in file order.
+fn tiny_entries(dir: &Path) -> (Vec<String>, Vec<u8>) {
+    let mut entries = Vec::new();
+    let mut data = Vec::new();
+    for (name, dtype, shape, bytes) in tiny_tensors(dir) {
+        entries.push(format!(
+            "\"{name}\": {{\"dtype\": \"{dtype}\", \"shape\": {shape:?}, \"data_offsets\": [{}, {}]}}",
+            data.len(),
+            data.len() + bytes.len()
+        ));
+        data.extend(bytes);
+    }
+    (entries, data)
+}
+
+#[test]
+fn duplicate_names_shared_bytes_and_trailing_bytes_are_refused() {
+    let Some(dir) = tiny_copy() else { return };
+    let weights = dir.path().join("model.safetensors");
+    let (entries, data) = tiny_entries(dir.path());
+    let mut tensors = tiny_tensors(dir.path());
+    // the same name twice: a JSON object reader keeps the last one and the output changes
+    let last = entries.last().unwrap().clone();
+    let twice = format!("{{{}, {last}}}", entries.join(", "));
+    write_header_and_data(&weights, &twice, &data);
+    let message = input_error(load_model(dir.path()));
+    let name = last.split('"').nth(1).unwrap();
+    assert!(message.contains(name) && message.contains("listed twice"), "{message}");
+    // two tensors over the same bytes
+    let wpe = tensors.iter().position(|t| t.0.ends_with("wpe.weight")).unwrap();
+    let overlap: Vec<String> = {
+        let (mut offset, mut lines) = (0usize, Vec::new());
+        for (i, (name, dtype, shape, bytes)) in tensors.iter().enumerate() {
+            let begin = if i == wpe + 1 { offset - 4 } else { offset };
+            lines.push(format!(
+                "\"{name}\": {{\"dtype\": \"{dtype}\", \"shape\": {shape:?}, \"data_offsets\": [{begin}, {}]}}",
+                begin + bytes.len()
+            ));
+            offset = begin + bytes.len();
+        }
+        lines
+    };
+    let mut shared_data = data.clone();
+    shared_data.truncate(data.len() - 4);
+    write_header_and_data(&weights, &format!("{{{}}}", overlap.join(", ")), &shared_data);
+    let message = input_error(load_model(dir.path()));
+    assert!(message.contains("share bytes") && message.contains("wpe.weight"), "{message}");
+    // bytes after the last tensor
+    let mut longer = data.clone();
+    longer.extend([0u8; 12]);
+    write_header_and_data(&weights, &format!("{{{}}}", entries.join(", ")), &longer);
+    let message = input_error(load_model(dir.path()));
+    assert!(message.contains("12 bytes follow the last tensor"), "{message}");
+    // a head of the wrong shape: it belongs to another model
+    let config = load_model(Path::new(&common::shared_dir().unwrap().join("conformance/tiny"))).unwrap().config;
+    let wrong_head = vec![0u8; (config.vocab_size + 1) * config.n_embd * 4];
+    tensors.push(("lm_head.weight".into(), "F32", vec![config.vocab_size + 1, config.n_embd], wrong_head));
+    write_raw(&weights, &tensors);
+    let message = input_error(load_model(dir.path()));
+    assert!(message.contains("lm_head.weight") && message.contains("shape"), "{message}");
+}
+
+#[test]
+fn non_finite_weights_are_refused_naming_the_tensor() {
+    let Some(dir) = tiny_copy() else { return };
+    let weights = dir.path().join("model.safetensors");
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let mut tensors = tiny_tensors(dir.path());
+        let entry = tensors.iter_mut().find(|t| t.0.ends_with("h.1.attn.c_proj.weight")).unwrap();
+        entry.3[20..24].copy_from_slice(&bad.to_le_bytes());
+        write_raw(&weights, &tensors);
+        let message = input_error(load_model(dir.path()));
+        assert!(message.contains("h.1.attn.c_proj.weight") && message.contains("index 5"), "{message}");
+    }
+}
+
+#[test]
+fn absurd_config_sizes_are_refused_before_anything_is_allocated() {
+    let Some(dir) = tiny_copy() else { return };
+    // beyond any real GPT: refused by config.json's own check
+    rewrite_config(dir.path(), |c| c["n_layer"] = serde_json::json!(10_000_000));
+    let message = input_error(load_model(dir.path()));
+    assert!(message.contains("n_layer is 10000000, implausibly large"), "{message}");
+    // plausible, but far more than the file holds: the first missing tensor is named
+    rewrite_config(dir.path(), |c| c["n_layer"] = serde_json::json!(9_000));
+    let message = input_error(load_model(dir.path()));
+    assert!(message.contains("missing tensor transformer.h.2.ln_1.weight"), "{message}");
+}
+
+#[test]
+fn a_loaded_model_survives_its_file_being_rewritten_in_place() {
+    let Some(dir) = tiny_copy() else { return };
+    let weights = dir.path().join("model.safetensors");
+    let model = load_model(dir.path()).unwrap();
+    let ids = [1u32, 2, 3];
+    let mut before = Activations::default();
+    forward(&model.params, &ids, 1, 3, &mut before).unwrap();
+    // `cp other/model.safetensors run/` truncates and rewrites the same inode: a mapped
+    // model would die with SIGBUS on its next read of a vanished page
+    let bytes = std::fs::read(&weights).unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&weights).unwrap();
+    file.set_len(0).unwrap();
+    drop(file);
+    let mut after = Activations::default();
+    forward(&model.params, &ids, 1, 3, &mut after).unwrap();
+    assert_eq!(before.logits, after.logits);
+    std::fs::write(&weights, &bytes[..bytes.len() / 3]).unwrap();
+    let message = input_error(load_model(dir.path()));
+    assert!(message.contains("truncated"), "{message}");
 }

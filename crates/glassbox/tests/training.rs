@@ -40,7 +40,7 @@ fn ten_adamw_steps_match_pytorch() {
             );
             grads.zero();
             backward(&params, &acts, &targets, &mut grads, 1.0);
-            let grad_flat = grads.params.flat().into_owned();
+            let grad_flat = grads.params.flat().to_vec();
             let scale = clip_factor(global_norm(&grad_flat), 1.0);
             optimizer.step(params.flat_mut(), &grad_flat, 3e-3, scale);
         }

@@ -185,10 +185,9 @@ fn generate(args: GenerateArgs) -> Result<()> {
         loaded_rss as f64 / weight_bytes as f64
     );
     println!(
-        "peak memory after generating: {:.0} MB ({:.2}× the weight bytes; weights {})",
+        "peak memory after generating: {:.0} MB ({:.2}× the weight bytes; weights read into memory)",
         peak_rss as f64 / 1e6,
         peak_rss as f64 / weight_bytes as f64,
-        if params.is_mapped() { "mapped from the file, not copied" } else { "in our own memory" }
     );
     println!(
         "{}",

@@ -45,7 +45,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     if seq > config.n_ctx {
         config.n_ctx = seq;
+        config.validate()?;
     }
+    StepWorkspace::check_fits(&config, batch, seq)?;
     let threads = rayon::current_num_threads();
     let peak = measure_sgemm();
     println!("sgemm 1024×1024×1024 (matmul_forward): {:.1} GFLOP/s on {threads} threads", peak / 1e9);

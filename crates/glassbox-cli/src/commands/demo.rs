@@ -4,6 +4,9 @@
 //! of them through the model — tokens, embedding, each block (layer norm, the clearest
 //! attention head, the residual stream), the softmax that picked each letter — with every
 //! number read from the activations of one forward pass. Ends with what to try next.
+//! Like every command that writes a directory, it refuses to replace one that holds
+//! something unless given `--force` — except its own earlier run in the default
+//! `runs/sorter`, so that README's first command can be run again.
 
 use super::train::TrainBar;
 use anyhow::Result;
@@ -11,16 +14,20 @@ use glassbox::kernels::softmax::softmax;
 use glassbox::model::{forward, Activations};
 use glassbox::train::run_dir::holds_a_model;
 use glassbox::train::{DataSource, Event, NewRun, OptionChanges, ShapeRequest, Task, Trainer};
-use glassbox::{Error, GptConfig};
+use glassbox::Error;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Where to save the trained sorter (a model directory other commands load).
-    #[arg(long, default_value = "runs/sorter", value_name = "RUN")]
-    out: PathBuf,
+    /// Where to save the trained sorter (a model directory other commands load) [default:
+    /// runs/sorter, where an earlier demo's run is replaced].
+    #[arg(long, value_name = "RUN")]
+    out: Option<PathBuf>,
+    /// Replace --out if it already holds something.
+    #[arg(long)]
+    force: bool,
     /// Training steps.
     #[arg(long)]
     steps: Option<usize>,
@@ -29,13 +36,18 @@ pub struct Args {
     seed: u64,
 }
 
+/// Where the demo saves its run unless told otherwise.
+const DEFAULT_OUT: &str = "runs/sorter";
+
 /// The example walked through the model, and the others shown sorted.
 const WALKTHROUGH: &str = "CBABBC";
 const EXAMPLES: [&str; 5] = ["CBABBC", "ACBCAB", "CCCAAA", "BABABA", "CAB"];
 
 pub fn run(args: Args) -> Result<()> {
     let style = Style::detect();
-    refuse_foreign_model(&args.out)?;
+    let replace = args.force || (args.out.is_none() && holds_an_earlier_demo(Path::new(DEFAULT_OUT)));
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
+    refuse_to_replace(&out, replace)?;
     let task = Task::from_name("sort")?;
     println!("{}", style.bold("glassbox demo — a tiny GPT learns to sort letters, then shows you how it does it"));
     println!(
@@ -51,11 +63,11 @@ pub fn run(args: Args) -> Result<()> {
         ..OptionChanges::default()
     };
     let spec = NewRun {
-        dir: args.out.clone(),
+        dir: out.clone(),
         data: DataSource::Task { name: "sort".into() },
         shape: ShapeRequest::default(),
         options,
-        overwrite: true,
+        overwrite: replace,
     };
     let mut trainer = Trainer::create(spec, &mut |_, _, _| {})?;
     let c = &trainer.config;
@@ -95,7 +107,7 @@ pub fn run(args: Args) -> Result<()> {
         trainer.step,
         style.bold(&format!("{}", (accuracy * examples as f32).round() as usize)),
         accuracy * 100.0,
-        args.out.display()
+        out.display()
     );
 
     // the model at work
@@ -118,7 +130,7 @@ pub fn run(args: Args) -> Result<()> {
     println!();
     walkthrough(&trainer, &task, &answers[0], &style)?;
     println!("\n{}", style.bold("try next:"));
-    let dir = args.out.display();
+    let dir = out.display();
     let next = [
         (format!("glassbox serve {dir}"), "then open http://127.0.0.1:8080 and watch every number as you type"),
         (format!("glassbox explain {dir} ABCCBA"), "the full walkthrough of one prompt, stage by stage"),
@@ -131,21 +143,30 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// The demo replaces its own earlier run, never someone else's model.
-fn refuse_foreign_model(out: &Path) -> Result<()> {
-    if !holds_a_model(out) {
-        return Ok(());
+/// Whether `dir` holds a run the demo made: the sort task, trained with the demo's
+/// settings (no checkpoints kept). A run trained by `train`, even on the sort task, is not.
+fn holds_an_earlier_demo(dir: &Path) -> bool {
+    let Ok(state) = glassbox::train::checkpoint::load_state(dir) else { return false };
+    let Ok(run) = serde_json::from_str::<serde_json::Value>(&state.run) else { return false };
+    let options = &run["options"];
+    run["data"] == serde_json::json!({"kind": "task", "name": "sort"})
+        && options["checkpoint_every"] == 0
+        && options["keep_checkpoints"] == false
+        && options["eval_every"] == 100
+        && !dir.join("checkpoints").exists()
+}
+
+/// The demo replaces a run only when told to (or when it is the demo's own earlier run in
+/// the default place): a run could have been trained for hours.
+fn refuse_to_replace(out: &Path, force: bool) -> Result<()> {
+    if holds_a_model(out) && !force {
+        return Err(Error::input(format!(
+            "{} already holds a model (an earlier demo?); pass --force to replace it, or --out DIR to keep it",
+            out.display()
+        ))
+        .into());
     }
-    let sorter = GptConfig::preset("sorter")?;
-    let config = GptConfig::from_json_file(&out.join("config.json")).ok();
-    if config.as_ref().is_some_and(|c| c.vocab_size == sorter.vocab_size && c.n_ctx == sorter.n_ctx) {
-        return Ok(());
-    }
-    Err(Error::input(format!(
-        "{} holds another model, which the demo would overwrite; pass --out DIR to save the sorter elsewhere",
-        out.display()
-    ))
-    .into())
+    Ok(glassbox::io::check_target(out, force)?)
 }
 
 /// A prompt of six letters: shorter examples ("CAB") are repeated to length.

@@ -6,7 +6,6 @@
 use super::trace::InterventionArgs;
 use anyhow::Result;
 use glassbox::inspect::intervention::generate_with_edits;
-use glassbox::io::load_model;
 use glassbox::sample::{generate, Sampler, SamplingOptions, TokenChoice};
 use glassbox::tokenizer::{StreamDecoder, Tokenizer};
 use glassbox::Error;
@@ -67,17 +66,16 @@ pub fn parse_ids(raw: &[String]) -> Result<Vec<u32>, Error> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let model = load_model(&args.model)?;
+    let (model, tokenizer) = glassbox::io::load_model_with_tokenizer(&args.model)?;
     let interventions = args.interventions.parse(&model.config)?;
     let options =
         SamplingOptions { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, seed: args.seed };
     let mut sampler = Sampler::new(options)?;
-    let tokenizer = Tokenizer::from_model_dir(&args.model)?;
     let prompt = match (&args.ids, &args.prompt) {
         (Some(_), Some(_)) => return Err(Error::input("give either a PROMPT or --ids, not both").into()),
         (Some(raw), None) => parse_ids(raw)?,
         (None, Some(text)) => match &tokenizer {
-            Some(tokenizer) if args.allow_special => tokenizer.encode_allow_special(text),
+            Some(tokenizer) if args.allow_special => tokenizer.encode_allow_special(text)?,
             Some(tokenizer) => tokenizer.encode_checked(text)?,
             None => {
                 return Err(Error::input(format!(

@@ -113,7 +113,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let (ids, explained) = match &input {
         Input::Text(text) => {
-            let ids = if args.allow_special { tok.encode_allow_special(text) } else { tok.encode_checked(text)? };
+            let ids = if args.allow_special { tok.encode_allow_special(text)? } else { tok.encode_checked(text)? };
             let explained = if args.explain { Some(tok.explain(text, args.allow_special)?) } else { None };
             (ids, explained)
         }

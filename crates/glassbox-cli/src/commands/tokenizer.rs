@@ -1,7 +1,8 @@
 //! `glassbox tokenizer train --data FILE --vocab-size N --out DIR`: learns a byte-level BPE
 //! vocabulary from a corpus (GPT-2's pre-tokenization, merges by frequency) and writes
 //! `vocab.json` + `merges.txt`, which Hugging Face `tokenizers` and `transformers` load.
-//! `--kind char` writes a character vocabulary (`tokenizer_char.json`) instead.
+//! `--kind char` writes a character vocabulary (`tokenizer_char.json`) instead. The folder
+//! is written whole or not at all, and replaced only with `--force`.
 
 use anyhow::Result;
 use glassbox::tokenizer::{train_bpe, CharTokenizer, Tokenizer, CHAR_FILE, MERGES_FILE, VOCAB_FILE};
@@ -32,9 +33,12 @@ pub struct TrainArgs {
     /// How many tokens the vocabulary should have: 256 bytes + merges + <|endoftext|>.
     #[arg(long, value_name = "N")]
     vocab_size: Option<usize>,
-    /// Where to write the vocabulary (created if needed).
+    /// Where to write the vocabulary (a new or empty folder).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Replace --out if it already holds something.
+    #[arg(long)]
+    force: bool,
     /// bpe (default) or char.
     #[arg(long, value_enum, default_value = "bpe")]
     kind: Kind,
@@ -55,13 +59,7 @@ fn train(args: TrainArgs) -> Result<()> {
             e.utf8_error().valid_up_to()
         ))
     })?;
-    if args.out.is_file() {
-        return Err(Error::input(format!(
-            "--out {} is a file; give a folder to write the vocabulary into",
-            args.out.display()
-        ))
-        .into());
-    }
+    glassbox::io::check_target(&args.out, args.force)?;
     let started = Instant::now();
     let tok = match args.kind {
         Kind::Char => {
@@ -115,7 +113,7 @@ fn train(args: TrainArgs) -> Result<()> {
         }
     };
     let elapsed = started.elapsed();
-    tok.save(&args.out)?;
+    glassbox::io::write_dir_atomic(&args.out, args.force, |dir| tok.save(dir))?;
     let ids = tok.encode_parallel(&text);
     let files = match tok {
         Tokenizer::Bpe(_) => {

@@ -11,7 +11,7 @@ use anyhow::Result;
 use glassbox::inspect::hooks::{all_hooks, select_hooks, Hook};
 use glassbox::inspect::intervention::Interventions;
 use glassbox::inspect::trace::{trace, TraceOptions};
-use glassbox::io::{load_model, Model};
+use glassbox::io::Model;
 use glassbox::tokenizer::Tokenizer;
 use glassbox::Error;
 use std::collections::BTreeMap;
@@ -39,11 +39,9 @@ impl InterventionArgs {
     }
 }
 
-/// A model directory and its tokenizer (if it has one).
+/// A model directory and its tokenizer (if it has one), checked to belong together.
 pub fn load(dir: &Path) -> Result<(Model, Option<Tokenizer>), Error> {
-    let model = load_model(dir)?;
-    let tokenizer = Tokenizer::from_model_dir(dir)?;
-    Ok((model, tokenizer))
+    glassbox::io::load_model_with_tokenizer(dir)
 }
 
 /// Parses `--ids 1,2,3` (already split at commas by clap).

@@ -1,15 +1,20 @@
 //! `glassbox train`: trains a GPT from scratch on a text file (`--data`) or a built-in task
 //! (`--task`), into a run directory (`--out`) that every other command loads as a model.
 //! Draws a progress bar (step, loss, tokens/s, ETA), prints each evaluation, and with
-//! `--resume` continues a run from its last checkpoint. The engine's `train::Trainer` does
-//! the work; this file turns flags into its options and its events into lines.
+//! `--resume` continues a run from its last checkpoint. Ctrl-C or SIGTERM finishes the
+//! step, writes a checkpoint, says how to resume and exits with 130 or 143 (128 + the
+//! signal, as a shell reports a process the signal ended); a second Ctrl-C exits at once.
+//! The engine's `train::Trainer` does the work; this file turns flags into its options and
+//! its events into lines.
 
+use crate::interrupt::Interrupt;
 use anyhow::Result;
 use glassbox::train::{
     DataSource, EvalReport, Event, NewRun, OptionChanges, ResumeRequest, ShapeRequest, StepReport, Trainer,
 };
 use glassbox::Error;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -92,6 +97,9 @@ pub struct Args {
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     resume: bool,
+    /// Replace --out if it already holds something (a model or other files).
+    #[arg(long, conflicts_with = "resume")]
+    force: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -159,7 +167,7 @@ pub fn run(args: Args) -> Result<()> {
         if args.task.is_some() && args.tokenizer.is_some() {
             return Err(Error::input("--tokenizer applies to --data; a task brings its own vocabulary").into());
         }
-        Trainer::create(NewRun { dir: out.clone(), data, shape, options, overwrite: false }, &mut prep)?
+        Trainer::create(NewRun { dir: out.clone(), data, shape, options, overwrite: args.force }, &mut prep)?
     };
     spinner.finish();
     print_header(&trainer, args.resume);
@@ -174,9 +182,23 @@ pub fn run(args: Args) -> Result<()> {
     }
     let started = Instant::now();
     let first_step = trainer.step;
+    let interrupt = Interrupt::install()?;
     let mut bar = TrainBar::new(&trainer);
-    let last = trainer.run(&mut |event| bar.event(event))?;
+    let last = trainer.run_until(&mut |event| bar.event(event), &|| interrupt.requested())?;
     bar.finish();
+    if trainer.step < trainer.options.steps {
+        // stderr, unbuffered; a closed stderr must not turn a clean stop into a panic
+        let _ = writeln!(
+            std::io::stderr(),
+            "{} at step {} of {}: checkpoint saved in {}; continue with: glassbox train --resume --out {}",
+            interrupt.name(),
+            trainer.step,
+            trainer.options.steps,
+            out.display(),
+            out.display()
+        );
+        std::process::exit(interrupt.exit_code());
+    }
     let seconds = started.elapsed().as_secs_f64();
     let steps = trainer.step - first_step;
     let tokens = steps * trainer.options.batch * trainer.options.accum * trainer.seq;

@@ -146,6 +146,7 @@ pub fn detect_heads(params: &Params, options: &HeadOptions) -> Result<HeadReport
         )));
     }
     let (batch, seq) = (options.sequences, 2 * n + 1);
+    Activations::check_fits(config, batch, seq, &format!("scoring heads on {batch} sequences of {seq} tokens"))?;
     let ids = repeated_sequences(v, n, batch, bos, options.seed, options.distinct);
     let mut acts = Activations::default();
     forward_with_interventions(params, &ids, batch, seq, &mut acts, &options.interventions)?;

@@ -1,6 +1,7 @@
 //! Atomic file writes: write to a temporary name in the same folder, fsync, rename over the
 //! target, fsync the folder. A crash or a full disk never leaves a half-written file, and
-//! the previous version survives any failure.
+//! the previous version survives any failure. Before it writes, it removes what dead
+//! writers of the same file left behind (see `temporaries.rs`).
 
 use crate::error::{Error, Result};
 use std::fs::File;
@@ -15,7 +16,8 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::R
         _ => std::path::PathBuf::from("."),
     };
     let name = path.file_name().ok_or_else(|| Error::input(format!("{} is not a file name", path.display())))?;
-    let temp = folder.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    super::temporaries::remove_stale(&folder, Some(name));
+    let temp = super::temporaries::building_name(&folder, name);
     let result = (|| -> std::io::Result<()> {
         let file = File::create(&temp)?;
         let mut writer = BufWriter::with_capacity(1 << 20, file);
@@ -51,5 +53,20 @@ mod tests {
         assert!(err.is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn writing_a_file_removes_what_a_killed_writer_of_it_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let left_behind = dir.path().join(format!(".x.txt.tmp-{dead}"));
+        let other = dir.path().join(format!(".y.txt.tmp-{dead}"));
+        std::fs::write(&left_behind, b"half").unwrap();
+        std::fs::write(&other, b"half").unwrap();
+        write_atomic(&dir.path().join("x.txt"), |w| w.write_all(b"new")).unwrap();
+        assert!(!left_behind.exists(), "the dead writer's temporary of x.txt is gone");
+        assert!(other.exists(), "another file's temporary is left to its own writer");
     }
 }

@@ -1,9 +1,14 @@
-//! Files: safetensors (read through mmap, written atomically), model directories
-//! (Hugging Face GPT-2 layout) and the atomic-write primitive every save goes through.
+//! Files: safetensors (read into memory and checked, written atomically), model directories
+//! (Hugging Face GPT-2 layout), and the atomic writes every save goes through — a file
+//! (`atomic`), a whole directory (`atomic_dir`), and the cleanup of what killed writers
+//! left behind (`temporaries`).
 
 pub mod atomic;
+pub mod atomic_dir;
 pub mod model_dir;
 pub mod safetensors;
+pub mod temporaries;
 
 pub use atomic::write_atomic;
-pub use model_dir::{load_model, save_model, Model};
+pub use atomic_dir::{check_target, write_dir_atomic, StagedDir};
+pub use model_dir::{check_tokenizer_fits, load_model, load_model_with_tokenizer, save_model, Model};

@@ -1,13 +1,15 @@
 //! Model directories, as Hugging Face keeps them: `config.json` + `model.safetensors`
 //! (float32, Conv1D `[in, out]` weights, head tied to `wte`). Both key layouts load:
 //! `transformer.h.0…` (what `save_pretrained` writes) and the original `h.0…` with its
-//! `h.N.attn.bias` / `masked_bias` mask buffers, which are ignored. Loading maps the file
-//! and uses the weights in place; saving writes the `transformer.` layout, atomically.
+//! `h.N.attn.bias` / `masked_bias` mask buffers, which are ignored. Loading reads the
+//! weights into our own memory (see `safetensors` for why not a mapping) and checks them;
+//! saving writes the `transformer.` layout, atomically.
 
-use super::safetensors::{Dtype, SafetensorsFile};
+use super::safetensors::{Dtype, SafetensorsReader, TensorInfo};
 use crate::config::GptConfig;
 use crate::error::{Error, Result};
 use crate::model::params::{param_specs, Params};
+use crate::tokenizer::Tokenizer;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -54,61 +56,115 @@ pub fn load_model(dir: &Path) -> Result<Model> {
         };
         return Err(Error::input(format!("{} has no model.safetensors{hint}", dir.display())));
     }
-    let file = SafetensorsFile::open(&weights_path)?;
-    let params = params_from_file(&config, file)?;
+    let file = SafetensorsReader::open(&weights_path)?;
+    let params = params_from_file(&config, &file)?;
     Ok(Model { config, params, dir: dir.to_path_buf() })
 }
 
-/// Finds every parameter in the file (either key layout), checks dtype and shape, and maps
-/// them in place when the file's layout allows (4-byte aligned float32), else copies.
-fn params_from_file(config: &GptConfig, file: SafetensorsFile) -> Result<Params> {
-    let path = file.path.display().to_string();
-    let specs = param_specs(config);
-    let mut offsets = Vec::with_capacity(specs.len());
-    for spec in &specs {
-        let prefixed = format!("transformer.{}", spec.name);
-        let info = file.tensors.get(&prefixed).or_else(|| file.tensors.get(&spec.name)).ok_or_else(|| {
-            Error::input(format!(
-                "{path} is missing tensor {prefixed} (expected shape {:?}); the file does not match config.json",
-                spec.shape
-            ))
-        })?;
-        if info.dtype != Dtype::F32 {
-            return Err(Error::input(format!(
-                "{path}: tensor {} is {}, but glassbox runs float32; save the model with torch_dtype=float32",
-                spec.name,
-                info.dtype.name()
-            )));
-        }
-        if info.shape != spec.shape {
-            return Err(Error::input(format!(
-                "{path}: tensor {} has shape {:?} but config.json implies {:?}; the weights and config.json disagree",
-                spec.name, info.shape, spec.shape
-            )));
-        }
-        offsets.push(info.start);
+/// Loads a model directory with its tokenizer (where it has tokenizer files), checking
+/// that the two belong together.
+pub fn load_model_with_tokenizer(dir: &Path) -> Result<(Model, Option<Tokenizer>)> {
+    let model = load_model(dir)?;
+    let tokenizer = Tokenizer::from_model_dir(dir)?;
+    if let Some(tokenizer) = &tokenizer {
+        check_tokenizer_fits(dir, &model.config, tokenizer)?;
     }
-    let known: std::collections::HashSet<String> = specs.iter().map(|s| s.name.clone()).collect();
-    if let Some(extra) = file.tensors.keys().find(|name| {
-        let bare = name.strip_prefix("transformer.").unwrap_or(name);
-        !known.contains(bare) && !is_buffer(bare)
-    }) {
+    Ok((model, tokenizer))
+}
+
+/// A tokenizer belongs to a model when they have the same number of tokens: a larger
+/// tokenizer makes ids the model cannot embed, a smaller one leaves outputs the model can
+/// sample but no text can show.
+pub fn check_tokenizer_fits(dir: &Path, config: &GptConfig, tokenizer: &Tokenizer) -> Result<()> {
+    let (tokens, outputs) = (tokenizer.vocab_size(), config.vocab_size);
+    if tokens != outputs {
+        let consequence = if tokens > outputs {
+            format!("ids {outputs} to {} would have no embedding", tokens - 1)
+        } else {
+            format!("the model's outputs {tokens} to {} would have no text", outputs - 1)
+        };
         return Err(Error::input(format!(
-            "{path} holds tensor {extra}, which a GPT-2 does not have; is this a GPT-2 checkpoint?"
+            "{}: the tokenizer has {tokens} tokens but the model's vocab_size is {outputs}, so {consequence}; \
+             the tokenizer files and the weights do not belong together (copy the tokenizer the model was trained with)",
+            dir.display()
         )));
     }
-    if offsets.iter().all(|o| o % 4 == 0) {
-        return Ok(Params::mapped(config, file.map, offsets));
+    Ok(())
+}
+
+/// Finds every parameter in the file (either key layout), checks dtype and shape, reads
+/// them into our own memory and checks that every value is finite.
+fn params_from_file(config: &GptConfig, file: &SafetensorsReader) -> Result<Params> {
+    let path = file.path.display().to_string();
+    let tensors = &file.header.tensors;
+    // config.json's sizes are capped (GptConfig::validate), so this list stays small even
+    // for a config that claims far more than the file holds.
+    let specs = param_specs(config);
+    let mut infos = Vec::with_capacity(specs.len());
+    for spec in &specs {
+        let prefixed = format!("transformer.{}", spec.name);
+        let found = [tensors.get(&prefixed), tensors.get(&spec.name)];
+        let info = match found {
+            [Some(_), Some(_)] => {
+                return Err(Error::input(format!(
+                    "{path} holds both {prefixed} and {}; a file must name each parameter once",
+                    spec.name
+                )))
+            }
+            [Some(info), None] | [None, Some(info)] => info,
+            [None, None] => {
+                return Err(Error::input(format!(
+                    "{path} is missing tensor {prefixed} (expected shape {:?}); the file does not match config.json",
+                    spec.shape
+                )))
+            }
+        };
+        check_f32_shape(&path, &spec.name, info, &spec.shape)?;
+        infos.push(info);
     }
-    // Unaligned data (a writer that did not pad its header): copy into our own buffer.
-    let mut params = Params::zeros(config);
-    for (i, &start) in offsets.iter().enumerate() {
-        let bytes = &file.map[start..start + specs[i].len() * 4];
-        for (dst, src) in params.tensor_mut(i).iter_mut().zip(bytes.chunks_exact(4)) {
-            *dst = f32::from_le_bytes(src.try_into().unwrap());
+    let known: std::collections::HashSet<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    for (name, info) in tensors {
+        let bare = name.strip_prefix("transformer.").unwrap_or(name);
+        if bare == "lm_head.weight" {
+            // The head is tied to wte (Hugging Face ignores this copy), but a wrong shape
+            // means the file belongs to another model.
+            check_f32_shape(&path, name, info, &[config.vocab_size, config.n_embd])?;
+        } else if !known.contains(bare) && !is_buffer(bare) {
+            return Err(Error::input(format!(
+                "{path} holds tensor {}, which a GPT-2 does not have; is this a GPT-2 checkpoint?",
+                crate::error::shorten(name)
+            )));
         }
     }
+    // Every tensor was found with its shape, so the file holds these bytes; the memory to
+    // read them into is the last thing to check.
+    let needed = config.param_count() * 4;
+    crate::memory::check_fits(u64::try_from(needed).unwrap_or(u64::MAX), &format!("the weights of {path}"))?;
+    let mut params = Params::zeros(config);
+    for (i, info) in infos.iter().enumerate() {
+        file.read_f32_into(info, params.tensor_mut(i))?;
+    }
+    file.check_unchanged()?;
+    params
+        .check_finite()
+        .map_err(|e| Error::input(format!("{path}: {e}; the file is damaged or the training diverged")))?;
     Ok(params)
+}
+
+fn check_f32_shape(path: &str, name: &str, info: &TensorInfo, shape: &[usize]) -> Result<()> {
+    if info.dtype != Dtype::F32 {
+        return Err(Error::input(format!(
+            "{path}: tensor {name} is {}, but glassbox runs float32; save the model with torch_dtype=float32",
+            info.dtype.name()
+        )));
+    }
+    if info.shape != shape {
+        return Err(Error::input(format!(
+            "{path}: tensor {name} has shape {:?} but config.json implies {shape:?}; the weights and config.json disagree",
+            info.shape
+        )));
+    }
+    Ok(())
 }
 
 /// Writes `config.json` and `model.safetensors` into `dir` (created if needed), each file

@@ -74,6 +74,22 @@ impl Activations {
         acts
     }
 
+    /// How many floats [`resize`](Self::resize) allocates for [batch, seq], counted without
+    /// overflow so that absurd sizes can be refused before anything is allocated.
+    pub fn float_count(config: &GptConfig, batch: usize, seq: usize) -> u128 {
+        let (n, c, h) = ((batch as u128) * (seq as u128), config.n_embd as u128, config.n_head as u128);
+        let attention = 2 * (batch as u128) * h * (seq as u128) * (seq as u128);
+        let per_block = n * c * 8 + n * 3 * c + n * 4 * 2 * c + n * 4 + attention;
+        n * c + (config.n_layer as u128) * per_block + n * c + 3 * n + n * (config.vocab_size as u128)
+    }
+
+    /// Fails with a sentence when a forward pass over [batch, seq] would not fit in free
+    /// memory; `what` says what the pass is for ("heads over 1000000000 sequences").
+    pub fn check_fits(config: &GptConfig, batch: usize, seq: usize, what: &str) -> crate::Result<()> {
+        let bytes = Self::float_count(config, batch, seq).saturating_mul(4);
+        crate::memory::check_fits(u64::try_from(bytes).unwrap_or(u64::MAX), what)
+    }
+
     /// Makes every buffer the right size for [batch, seq]; a no-op when it already is.
     pub fn resize(&mut self, config: &GptConfig, batch: usize, seq: usize) {
         if self.batch == batch

@@ -1,7 +1,6 @@
 //! Parameters: every weight of the model, under its Hugging Face GPT-2 name
 //! (`wte.weight`, `h.3.attn.c_attn.weight`, …). Stored as one flat float32 buffer in a
-//! fixed order (so AdamW and gradients are one loop) or, for a loaded model, as a view into
-//! the memory-mapped safetensors file (nothing copied).
+//! fixed order, so AdamW and gradients are one loop.
 
 use crate::config::GptConfig;
 use crate::error::{Error, Result};
@@ -130,20 +129,14 @@ impl<T> Tensors<T> {
     }
 }
 
-enum Storage {
-    /// Our own buffer, tensors back to back in `param_specs` order.
-    Owned(Vec<f32>),
-    /// A read-only file mapping; `offsets` are in floats from the start of the file.
-    Mapped(memmap2::Mmap),
-}
-
 /// The model's parameters (or a gradient of the same shape).
 pub struct Params {
     pub config: GptConfig,
     specs: Vec<ParamSpec>,
-    /// Where each tensor starts, in floats, within the storage.
+    /// Where each tensor starts, in floats, within `values`.
     offsets: Vec<usize>,
-    storage: Storage,
+    /// Every tensor back to back, in `specs` order.
+    values: Vec<f32>,
 }
 
 impl Params {
@@ -156,7 +149,7 @@ impl Params {
             offsets.push(total);
             total += spec.len();
         }
-        Params { config: config.clone(), specs, offsets, storage: Storage::Owned(vec![0.0; total]) }
+        Params { config: config.clone(), specs, offsets, values: vec![0.0; total] }
     }
 
     /// GPT-2's initialisation (as nanoGPT): N(0, 0.02) for weights and embeddings, the
@@ -180,15 +173,6 @@ impl Params {
         params
     }
 
-    /// Parameters that view a mapped file. `offsets` are byte offsets from the map start,
-    /// each 4-byte aligned, of float32 little-endian tensors with the shapes of `specs`.
-    pub(crate) fn mapped(config: &GptConfig, map: memmap2::Mmap, byte_offsets: Vec<usize>) -> Self {
-        debug_assert!(byte_offsets.iter().all(|o| o % 4 == 0));
-        let specs = param_specs(config);
-        let offsets = byte_offsets.iter().map(|o| o / 4).collect();
-        Params { config: config.clone(), specs, offsets, storage: Storage::Mapped(map) }
-    }
-
     pub fn specs(&self) -> &[ParamSpec] {
         &self.specs
     }
@@ -197,28 +181,12 @@ impl Params {
         self.specs.iter().map(ParamSpec::len).sum()
     }
 
-    pub fn is_mapped(&self) -> bool {
-        matches!(self.storage, Storage::Mapped(_))
-    }
-
-    fn floats(&self) -> &[f32] {
-        match &self.storage {
-            Storage::Owned(v) => v,
-            Storage::Mapped(map) => {
-                let bytes: &[u8] = map;
-                // SAFETY: the map is page-aligned and offsets are checked 4-byte aligned;
-                // every bit pattern is a valid f32.
-                unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const f32, bytes.len() / 4) }
-            }
-        }
-    }
-
     /// Tensor `i` (in `specs()` order).
     pub fn tensor(&self, i: usize) -> &[f32] {
-        &self.floats()[self.offsets[i]..self.offsets[i] + self.specs[i].len()]
+        &self.values[self.offsets[i]..self.offsets[i] + self.specs[i].len()]
     }
 
-    /// Tensor `i`, writable (copies a mapped model into memory first).
+    /// Tensor `i`, writable.
     pub fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
         let (start, len) = (self.offsets[i], self.specs[i].len());
         &mut self.flat_mut()[start..start + len]
@@ -249,48 +217,20 @@ impl Params {
         Tensors::from_iter(n_layer, pieces.into_iter())
     }
 
-    /// All parameters as one buffer in `specs()` order (copies a mapped model first).
+    /// All parameters as one buffer in `specs()` order.
     pub fn flat_mut(&mut self) -> &mut [f32] {
-        self.make_owned();
-        match &mut self.storage {
-            Storage::Owned(v) => v,
-            Storage::Mapped(_) => unreachable!("made owned above"),
-        }
+        &mut self.values
     }
 
     /// All parameters as one buffer in `specs()` order.
-    pub fn flat(&self) -> std::borrow::Cow<'_, [f32]> {
-        match &self.storage {
-            Storage::Owned(v) => std::borrow::Cow::Borrowed(v),
-            Storage::Mapped(_) => {
-                let mut out = Vec::with_capacity(self.num_elements());
-                for i in 0..self.specs.len() {
-                    out.extend_from_slice(self.tensor(i));
-                }
-                std::borrow::Cow::Owned(out)
-            }
-        }
-    }
-
-    /// Copies a file-mapped model into our own memory (for training or editing).
-    pub fn make_owned(&mut self) {
-        if self.is_mapped() {
-            let flat = self.flat().into_owned();
-            let mut offsets = Vec::with_capacity(self.specs.len());
-            let mut total = 0;
-            for spec in &self.specs {
-                offsets.push(total);
-                total += spec.len();
-            }
-            self.offsets = offsets;
-            self.storage = Storage::Owned(flat);
-        }
+    pub fn flat(&self) -> &[f32] {
+        &self.values
     }
 
     /// An owned copy.
     pub fn to_owned_params(&self) -> Params {
         let mut copy = Params::zeros(&self.config);
-        copy.flat_mut().copy_from_slice(&self.flat());
+        copy.flat_mut().copy_from_slice(self.flat());
         copy
     }
 

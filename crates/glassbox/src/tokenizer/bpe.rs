@@ -96,6 +96,13 @@ impl BpeTokenizer {
                 .map_err(|_| Error::input("the vocabulary's tokens add up to more than 4 GiB"))?;
             offsets.push(end);
         }
+        if let Some(gap) = present.iter().position(|&p| !p) {
+            return Err(Error::input(format!(
+                "no token has the id {gap}, yet ids run up to {}; a vocabulary's ids must run from 0 without gaps \
+                 (a gap is an output the model can sample but no text can show)",
+                tokens.len() - 1
+            )));
+        }
         let mut byte_ids = Box::new([0u32; 256]);
         for b in 0..=255u8 {
             match ids.get(&[b][..]) {
@@ -547,6 +554,15 @@ mod tests {
         assert_eq!(t.encode("aaaab"), [256, 256, 98]);
         assert_eq!(t.encode_allow_special("a<|endoftext|>b"), [97, 259, 98]);
         assert_eq!(t.encode("<|endoftext|>").len(), 13);
+    }
+
+    #[test]
+    fn ids_with_a_gap_are_refused() {
+        let mut tokens: Vec<Option<Vec<u8>>> = (0..=255u8).map(|b| Some(vec![b])).collect();
+        tokens.push(None); // 256: no token
+        tokens.push(Some(b"ab".to_vec())); // 257
+        let err = BpeTokenizer::new(BpeParts { tokens, merges: vec![(97, 98)], special: vec![] }).err().unwrap();
+        assert!(err.to_string().contains("no token has the id 256"), "{err}");
     }
 
     #[test]

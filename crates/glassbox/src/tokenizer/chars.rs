@@ -92,26 +92,44 @@ impl CharTokenizer {
         self.others.get(&c).copied()
     }
 
-    /// The ids of `text`; characters outside the vocabulary are skipped (use
-    /// [`encode_checked`](Self::encode_checked) to be told instead).
+    /// The ids of `text`; characters outside the vocabulary are skipped. Only for text
+    /// already checked with [`check_covers`](Self::check_covers); a user's text goes through
+    /// [`encode_checked`](Self::encode_checked), which refuses instead.
     pub fn encode(&self, text: &str) -> Vec<u32> {
         text.chars().filter_map(|c| self.id_of(c)).collect()
     }
 
-    /// The ids of `text`, or an error naming the first character the vocabulary lacks.
+    /// The ids of `text`, or an error counting the characters the vocabulary lacks and
+    /// naming the first of them.
     pub fn encode_checked(&self, text: &str) -> Result<Vec<u32>> {
-        text.chars()
-            .map(|c| {
-                self.id_of(c).ok_or_else(|| {
-                    Error::input(format!(
-                        "the character {c:?} (U+{:04X}) is not in this model's vocabulary of {} \
-                         characters; use only characters from its training text",
-                        c as u32,
-                        self.chars.len()
-                    ))
-                })
-            })
-            .collect()
+        self.check_covers(text)?;
+        Ok(self.encode(text))
+    }
+
+    /// Fails when `text` has characters outside the vocabulary, saying how many and which.
+    pub fn check_covers(&self, text: &str) -> Result<()> {
+        let mut unknown = 0usize;
+        let mut first: Vec<char> = Vec::new();
+        for c in text.chars() {
+            if self.id_of(c).is_none() {
+                unknown += 1;
+                if first.len() < 5 && !first.contains(&c) {
+                    first.push(c);
+                }
+            }
+        }
+        if unknown == 0 {
+            return Ok(());
+        }
+        let named: Vec<String> = first.iter().map(|c| format!("{c:?} (U+{:04X})", *c as u32)).collect();
+        let total = text.chars().count();
+        Err(Error::input(format!(
+            "{unknown} of the {total} characters are not in this character vocabulary of {} (first: {}); \
+             use only characters from its training text, or a vocabulary that covers them (--tokenizer char \
+             learns one from this text, bpe:N covers every byte)",
+            self.chars.len(),
+            named.join(", ")
+        )))
     }
 
     /// The UTF-8 bytes of token `id`.
@@ -187,7 +205,9 @@ mod tests {
         let ids = t.encode("wörld");
         assert_eq!(ids, [9, 10, 8, 6, 3]);
         assert_eq!(t.decode_bytes(&ids).unwrap(), "wörld".as_bytes());
-        assert!(t.encode_checked("x").is_err());
+        let err = t.encode_checked("wxyzx").unwrap_err().to_string();
+        assert!(err.starts_with("4 of the 5 characters"), "{err}");
+        assert!(err.contains("'x' (U+0078), 'y' (U+0079), 'z' (U+007A))"), "{err}");
         assert!(CharTokenizer::from_text("").is_err());
     }
 }

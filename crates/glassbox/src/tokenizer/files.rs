@@ -14,7 +14,6 @@ use super::fx::FxHashMap;
 use super::END_OF_TEXT;
 use crate::{Error, Result};
 use serde_json::Value;
-use std::io::Write;
 use std::path::Path;
 
 pub(super) fn read_text(path: &Path) -> Result<String> {
@@ -32,12 +31,27 @@ pub(super) fn read_text(path: &Path) -> Result<String> {
 pub fn read_vocab_and_merges(vocab_path: &Path, merges_path: &Path) -> Result<BpeTokenizer> {
     let vocab_text = read_text(vocab_path)?;
     let merges_text = read_text(merges_path)?;
-    let vocab_name = vocab_path.display().to_string();
-    let vocab = parse_vocab(&vocab_text, &vocab_name)?;
-    let merges = parse_merges_txt(&merges_text, &merges_path.display().to_string())?;
+    parse_vocab_and_merges(
+        &vocab_text,
+        &merges_text,
+        &vocab_path.display().to_string(),
+        &merges_path.display().to_string(),
+    )
+}
+
+/// Builds a tokenizer from the texts of `vocab.json` and `merges.txt`; the names are what
+/// messages call the two files.
+pub fn parse_vocab_and_merges(
+    vocab_text: &str,
+    merges_text: &str,
+    vocab_name: &str,
+    merges_name: &str,
+) -> Result<BpeTokenizer> {
+    let vocab = parse_vocab(vocab_text, vocab_name)?;
+    let merges = parse_merges_txt(merges_text, merges_name)?;
     let special: Vec<(String, u32, bool)> =
         vocab.iter().filter(|(name, _)| name == END_OF_TEXT).map(|(name, id)| (name.clone(), *id, true)).collect();
-    build(vocab, merges, special, &vocab_name)
+    build(vocab, merges, special, vocab_name)
 }
 
 /// A merge as written: its two parts and where it was written (for messages).
@@ -333,32 +347,13 @@ pub fn merges_txt(tok: &BpeTokenizer) -> String {
     out
 }
 
-/// Writes `data` to `path` atomically: a temporary file beside it, synced, then renamed
-/// over the target (and the folder synced), so a crash leaves the old file or the new one.
+/// Writes `data` to `path` atomically (see [`crate::io::write_atomic`]), creating its
+/// folder if needed.
 pub(super) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| Error::writing(dir, e))?;
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "tokenizer".into());
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        // Make the rename itself durable (best effort: not every platform can open a dir).
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::writing(path, e)
-    })
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::writing(dir, e))?;
+    }
+    crate::io::write_atomic(path, |w| w.write_all(data))
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ mod view;
 pub use self::bpe::{BpeTokenizer, Merge, MergeStep, PieceExplanation};
 pub use self::byte_level::{byte_to_char, bytes_to_string, char_to_byte};
 pub use self::chars::{CharTokenizer, CHAR_FILE};
-pub use self::files::{merges_txt, read_tokenizer_json, read_vocab_and_merges, vocab_json};
+pub use self::files::{merges_txt, parse_vocab_and_merges, read_tokenizer_json, read_vocab_and_merges, vocab_json};
 pub use self::pretokenize::{
     char_class, pretokenize, pretokenize_reference, split_for_parallel, CharClass, Pieces, GPT2_PATTERN,
 };
@@ -125,7 +125,9 @@ impl Tokenizer {
     }
 
     /// Encodes text; `<|endoftext|>` is ordinary text here. A character tokenizer skips
-    /// characters it does not know (see [`encode_checked`](Self::encode_checked)).
+    /// characters it does not know: only for text passed through
+    /// [`check_covers`](Self::check_covers); a user's text goes through
+    /// [`encode_checked`](Self::encode_checked).
     pub fn encode(&self, text: &str) -> Vec<u32> {
         match self {
             Tokenizer::Bpe(t) => t.encode(text),
@@ -133,11 +135,22 @@ impl Tokenizer {
         }
     }
 
-    /// Encodes text with `<|endoftext|>` (and any other special token) as its own id.
-    pub fn encode_allow_special(&self, text: &str) -> Vec<u32> {
+    /// Encodes text with `<|endoftext|>` (and any other special token) as its own id. A
+    /// character vocabulary has no special tokens: its text is checked as by
+    /// [`encode_checked`](Self::encode_checked).
+    pub fn encode_allow_special(&self, text: &str) -> Result<Vec<u32>> {
         match self {
-            Tokenizer::Bpe(t) => t.encode_allow_special(text),
-            Tokenizer::Char(t) => t.encode(text),
+            Tokenizer::Bpe(t) => Ok(t.encode_allow_special(text)),
+            Tokenizer::Char(t) => t.encode_checked(text),
+        }
+    }
+
+    /// Fails when this tokenizer cannot represent all of `text` (a character vocabulary
+    /// lacking some of its characters), saying how many and which; BPE covers every byte.
+    pub fn check_covers(&self, text: &str) -> Result<()> {
+        match self {
+            Tokenizer::Bpe(_) => Ok(()),
+            Tokenizer::Char(t) => t.check_covers(text),
         }
     }
 

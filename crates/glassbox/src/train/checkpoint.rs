@@ -12,7 +12,7 @@
 //! file follows, and `--resume` restores from this file alone.
 
 use crate::error::{Error, Result};
-use crate::io::safetensors::{write_f32_to, SafetensorsFile};
+use crate::io::safetensors::{write_f32_to, SafetensorsFile, SafetensorsReader};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -85,8 +85,8 @@ pub fn save_state(dir: &Path, state: &StateRef, disk: Disk) -> Result<()> {
 /// The step a saved state reached, read from the header alone (cheap; `None` if there is
 /// no readable state).
 pub fn saved_step(dir: &Path) -> Option<usize> {
-    let file = SafetensorsFile::open(&dir.join(TRAIN_STATE_FILE)).ok()?;
-    file.metadata.get("step")?.parse().ok()
+    let file = SafetensorsReader::open(&dir.join(TRAIN_STATE_FILE)).ok()?;
+    file.header.metadata.get("step")?.parse().ok()
 }
 
 /// Reads `dir/train_state.safetensors`.

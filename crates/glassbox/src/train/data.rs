@@ -139,9 +139,12 @@ pub struct TextData {
 
 impl TextData {
     /// Encodes both splits of `text` (each on its own, so no token straddles the cut).
-    pub fn encode(text: &str, tokenizer: &Tokenizer) -> TextData {
+    /// Refuses a text the tokenizer cannot represent whole: training on what is left after
+    /// dropping characters would silently train on another text.
+    pub fn encode(text: &str, tokenizer: &Tokenizer) -> Result<TextData> {
+        tokenizer.check_covers(text)?;
         let (train, val) = text.split_at(split_point(text));
-        TextData { train: tokenizer.encode_parallel(train), val: tokenizer.encode_parallel(val) }
+        Ok(TextData { train: tokenizer.encode_parallel(train), val: tokenizer.encode_parallel(val) })
     }
 
     /// Checks each split holds at least one window of `seq + 1` tokens.
@@ -310,7 +313,7 @@ mod tests {
     fn text_splits_ninety_ten_and_windows_shift_by_one() {
         let text: String = (0..1000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
         let tok = TokenizerSpec::Char.build(&text, &text, &mut |_, _| {}).unwrap();
-        let data = TextData::encode(&text, &tok);
+        let data = TextData::encode(&text, &tok).unwrap();
         assert_eq!((data.train.len(), data.val.len()), (900, 100));
         let dataset = Dataset::Text(data);
         let mut batch = Batch::new(4, 16);
@@ -329,7 +332,7 @@ mod tests {
     fn a_split_shorter_than_a_window_is_refused() {
         let text = "short text, twenty-seven c";
         let tok = TokenizerSpec::Char.build(text, text, &mut |_, _| {}).unwrap();
-        let data = TextData::encode(text, &tok);
+        let data = TextData::encode(text, &tok).unwrap();
         let err = data.check_fits(8, Path::new("tiny.txt")).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("block + 1 = 9"), "{err}");
@@ -358,7 +361,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let text = "hello world, hello tokens";
         let tok = TokenizerSpec::Char.build(text, text, &mut |_, _| {}).unwrap();
-        let data = TextData::encode(text, &tok);
+        let data = TextData::encode(text, &tok).unwrap();
         let key = CacheKey::new(Path::new("x.txt"), text, &tok, &data);
         save_token_cache(dir.path(), &key, &data).unwrap();
         let (back_key, back) = load_token_cache(dir.path()).unwrap().unwrap();

@@ -3,12 +3,12 @@
 //! load, plus what training needs to continue — `train_state.safetensors`, `log.jsonl` (one
 //! JSON line per step and per evaluation), the token cache (`tokens.u32`, `tokens.json`),
 //! and with `--keep-checkpoints`, `checkpoints/step-N/` model snapshots along the way.
-//! Pipeline position: where the training loop's results land on disk.
+//! Pipeline position: where the training loop's results land on disk. A new run is built
+//! beside its place and renamed in whole (`io::write_dir_atomic`); what killed writers
+//! left inside a run is cleared when it resumes.
 
 use super::checkpoint::TRAIN_STATE_FILE;
-use super::data::{TOKENS_FILE, TOKENS_INFO_FILE};
 use crate::error::{Error, Result};
-use crate::tokenizer::{CHAR_FILE, HF_TOKENIZER_FILE, MERGES_FILE, VOCAB_FILE};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -26,31 +26,13 @@ pub fn holds_a_model(dir: &Path) -> bool {
     dir.join(TRAIN_STATE_FILE).exists() || dir.join("model.safetensors").exists()
 }
 
-/// Removes the files of an earlier run from `dir` (for `demo`, which starts over): the
-/// model, the training state, the log, the token cache, tokenizer files and kept snapshots.
-pub fn clear_run_files(dir: &Path) -> Result<()> {
-    for name in [
-        "config.json",
-        "model.safetensors",
-        TRAIN_STATE_FILE,
-        LOG_FILE,
-        TOKENS_FILE,
-        TOKENS_INFO_FILE,
-        VOCAB_FILE,
-        MERGES_FILE,
-        HF_TOKENIZER_FILE,
-        CHAR_FILE,
-    ] {
-        let path = dir.join(name);
-        if path.exists() {
-            std::fs::remove_file(&path).map_err(|e| Error::writing(&path, e))?;
-        }
-    }
-    let kept = dir.join(CHECKPOINTS_DIR);
-    if kept.is_dir() {
-        std::fs::remove_dir_all(&kept).map_err(|e| Error::writing(&kept, e))?;
-    }
-    Ok(())
+/// Removes what killed writers left in a run directory (see `io/temporaries.rs`): in the
+/// run itself, in `checkpoints/` and in each kept snapshot. Returns how many.
+pub fn remove_stale_temporaries(run: &Path) -> usize {
+    let kept = run.join(CHECKPOINTS_DIR);
+    let snapshots = std::fs::read_dir(&kept).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir());
+    let folders: Vec<PathBuf> = [run.to_path_buf(), kept.clone()].into_iter().chain(snapshots).collect();
+    folders.iter().map(|folder| crate::io::temporaries::remove_stale(folder, None)).sum()
 }
 
 /// `log.jsonl`, appended to as training goes; flushed at every evaluation and checkpoint.
@@ -92,6 +74,12 @@ impl RunLog {
         Ok(RunLog { path, writer: BufWriter::new(file) })
     }
 
+    /// The run directory was renamed (from where it was built to its place): the open
+    /// file follows it; its name in messages must too.
+    pub fn moved_to(&mut self, dir: &Path) {
+        self.path = dir.join(LOG_FILE);
+    }
+
     pub fn append(&mut self, line: &serde_json::Value) -> Result<()> {
         writeln!(self.writer, "{line}").map_err(|e| Error::writing(&self.path, e))
     }
@@ -130,16 +118,24 @@ mod tests {
     }
 
     #[test]
-    fn clearing_removes_an_old_run_but_not_other_files() {
+    fn stale_temporaries_go_from_the_run_and_its_snapshots() {
         let dir = tempfile::tempdir().unwrap();
-        for name in ["model.safetensors", LOG_FILE, CHAR_FILE, "notes.txt"] {
-            std::fs::write(dir.path().join(name), b"x").unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let snapshot = kept_checkpoint_dir(dir.path(), 10);
+        std::fs::create_dir_all(&snapshot).unwrap();
+        let left = [
+            dir.path().join(format!(".train_state.safetensors.tmp-{dead}")),
+            snapshot.join(format!(".model.safetensors.tmp-{dead}")),
+            dir.path().join(CHECKPOINTS_DIR).join(format!(".step-20.tmp-{dead}")),
+        ];
+        for path in &left {
+            std::fs::write(path, b"x").unwrap();
         }
-        std::fs::create_dir_all(kept_checkpoint_dir(dir.path(), 10)).unwrap();
-        assert!(holds_a_model(dir.path()));
-        clear_run_files(dir.path()).unwrap();
-        assert!(!holds_a_model(dir.path()));
-        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(left, vec![std::ffi::OsString::from("notes.txt")]);
+        std::fs::write(dir.path().join(LOG_FILE), b"").unwrap();
+        assert_eq!(remove_stale_temporaries(dir.path()), 3);
+        assert!(left.iter().all(|p| !p.exists()));
+        assert!(dir.path().join(LOG_FILE).exists() && snapshot.exists());
     }
 }

@@ -57,6 +57,22 @@ impl StepWorkspace {
         StepWorkspace { shards }
     }
 
+    /// Fails with a sentence when a step's buffers for micro-batches of `rows` × `seq`, with
+    /// the parameters and AdamW's two moments beside them, would not fit in free memory.
+    pub fn check_fits(config: &GptConfig, rows: usize, seq: usize) -> Result<()> {
+        let params = config.param_count();
+        // activations, and the backward pass's buffers of the same rows (at most as large)
+        let activations = 2 * Activations::float_count(config, rows, seq);
+        let shards = rayon::current_num_threads().clamp(1, rows.max(1)) as u128;
+        // weights + AdamW moments, and one gradient per shard
+        let floats = 3 * params + shards * params + activations;
+        let bytes = u64::try_from(floats.saturating_mul(4)).unwrap_or(u64::MAX);
+        crate::memory::check_fits(
+            bytes,
+            &format!("training {} parameters on batches of {rows} × {seq} tokens", crate::memory::count_words(params)),
+        )
+    }
+
     /// How many shards a step is cut into.
     pub fn shards(&self) -> usize {
         self.shards.len()
@@ -131,7 +147,7 @@ impl StepWorkspace {
                 }
             });
         }
-        global_norm(&first.grads.params.flat())
+        global_norm(first.grads.params.flat())
     }
 
     /// The summed gradients (after [`grad_norm`](Self::grad_norm)).
@@ -141,7 +157,7 @@ impl StepWorkspace {
 
     /// Clips the gradients (whose norm is `norm`) to `max_norm` and takes one AdamW step.
     pub fn apply(&self, params: &mut Params, optimizer: &mut AdamW, norm: f32, lr: f64, max_norm: f32) {
-        optimizer.step(params.flat_mut(), &self.gradients().params.flat(), lr, clip_factor(norm, max_norm));
+        optimizer.step(params.flat_mut(), self.gradients().params.flat(), lr, clip_factor(norm, max_norm));
     }
 }
 
@@ -171,7 +187,7 @@ mod tests {
                 work.begin();
                 let loss = work.accumulate(&params, &batch, 1.0).unwrap();
                 let norm = work.grad_norm();
-                (work.shards(), loss, norm, work.gradients().params.flat().into_owned())
+                (work.shards(), loss, norm, work.gradients().params.flat().to_vec())
             })
         };
         let (one, loss1, norm1, grads1) = run(1);

@@ -20,13 +20,13 @@ use super::data::{
     accuracy_prompts, load_token_cache, read_text, save_token_cache, split_point, Batch, CacheKey, Dataset, TextData,
     TokenizerSpec,
 };
-use super::run_dir::{clear_run_files, holds_a_model, kept_checkpoint_dir, RunLog};
+use super::run_dir::{holds_a_model, kept_checkpoint_dir, remove_stale_temporaries, RunLog};
 use super::schedule::LrSchedule;
 use super::step::StepWorkspace;
 use super::tasks::Task;
 use crate::config::GptConfig;
 use crate::error::{Error, Result};
-use crate::io::{load_model, save_model};
+use crate::io::{check_target, load_model, save_model, write_dir_atomic};
 use crate::model::{Activations, Params};
 use crate::rng::Rng;
 use crate::tokenizer::Tokenizer;
@@ -255,7 +255,8 @@ pub struct NewRun {
     pub data: DataSource,
     pub shape: ShapeRequest,
     pub options: OptionChanges,
-    /// Replace an earlier run in `dir` (the demo); otherwise its presence is an error.
+    /// Replace what `dir` holds (`--force`); otherwise a non-empty `dir` is refused. The
+    /// old content stays intact until the new run's first checkpoint is complete.
     pub overwrite: bool,
 }
 
@@ -329,8 +330,8 @@ pub struct Trainer {
     pub step: usize,
     /// Tokens per sequence the model trains on.
     pub seq: usize,
-    /// The last step saved to disk.
-    pub last_checkpoint: usize,
+    /// The last step saved to disk (`None` until the first checkpoint is written).
+    pub last_checkpoint: Option<usize>,
     dataset: Dataset,
     optimizer: AdamW,
     work: StepWorkspace,
@@ -373,17 +374,18 @@ fn describe_shape(c: &GptConfig) -> String {
 
 impl Trainer {
     /// Starts a run in `spec.dir`: makes the tokenizer and data, the model (GPT-2's
-    /// initialisation, seeded), and saves step 0, so the directory is a model at once.
+    /// initialisation, seeded), and saves step 0, so the directory is a model at once. The
+    /// directory is built beside its place and renamed in whole: a failure leaves nothing
+    /// (or, with `overwrite`, the old content as it was).
     pub fn create(spec: NewRun, prep: Prep) -> Result<Trainer> {
         if holds_a_model(&spec.dir) && !spec.overwrite {
             return Err(Error::input(format!(
-                "{} already holds a model; pass --resume to continue training it, or choose another --out",
+                "{} already holds a model; pass --resume to continue training it, --force to replace it, or choose \
+                 another --out",
                 spec.dir.display()
             )));
         }
-        if spec.dir.is_file() {
-            return Err(Error::input(format!("--out {} is a file; name a directory", spec.dir.display())));
-        }
+        check_target(&spec.dir, spec.overwrite)?;
         // settings first: a mistake in them should not wait for a tokenizer to be trained
         let task = match &spec.data {
             DataSource::Task { name } => Some(Task::from_name(name)?),
@@ -404,7 +406,8 @@ impl Trainer {
                 let tokenizer = tokenizer_spec
                     .build(&text, train_text, &mut |done, total| prep("training the BPE vocabulary", done, total))?;
                 prep("tokenizing", 0, 0);
-                let data = TextData::encode(&text, &tokenizer);
+                let data = TextData::encode(&text, &tokenizer)
+                    .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
                 let key = CacheKey::new(path, &text, &tokenizer, &data);
                 (Dataset::Text(data), tokenizer, Some(key))
             }
@@ -412,30 +415,44 @@ impl Trainer {
         };
         let config = spec.shape.resolve(&base, tokenizer.vocab_size(), tokenizer.end_of_text())?;
         let seq = sequence_length(&config, task.as_ref())?;
+        StepWorkspace::check_fits(&config, options.batch, seq)?;
         if let (Dataset::Text(data), DataSource::Text { path, .. }) = (&dataset, &spec.data) {
             data.check_fits(seq, path)?;
         }
 
-        if spec.overwrite && spec.dir.is_dir() {
-            clear_run_files(&spec.dir)?;
-        }
-        std::fs::create_dir_all(&spec.dir).map_err(|e| Error::writing(&spec.dir, e))?;
-        tokenizer.save(&spec.dir)?;
-        if let (Dataset::Text(data), Some(key)) = (&dataset, &cache) {
-            save_token_cache(&spec.dir, key, data)?;
-        }
-        let params = Params::init_random(&config, options.seed);
-        let rng = Rng::new(data_seed(options.seed));
-        let log = RunLog::create(&spec.dir)?;
-        let mut trainer =
-            Trainer::assemble(spec.dir, config, params, options, spec.data, tokenizer, task, dataset, seq, rng, log);
-        trainer.checkpoint()?;
+        let mut trainer = write_dir_atomic(&spec.dir, spec.overwrite, |dir| {
+            tokenizer.save(dir)?;
+            if let (Dataset::Text(data), Some(key)) = (&dataset, &cache) {
+                save_token_cache(dir, key, data)?;
+            }
+            let params = Params::init_random(&config, options.seed);
+            let rng = Rng::new(data_seed(options.seed));
+            let log = RunLog::create(dir)?;
+            let mut trainer = Trainer::assemble(
+                dir.to_path_buf(),
+                config,
+                params,
+                options,
+                spec.data,
+                tokenizer,
+                task,
+                dataset,
+                seq,
+                rng,
+                log,
+            );
+            trainer.checkpoint()?;
+            Ok(trainer)
+        })?;
+        trainer.log.moved_to(&spec.dir);
+        trainer.dir = spec.dir;
         Ok(trainer)
     }
 
     /// Continues the run in `dir` from its last checkpoint.
     pub fn resume(dir: &Path, request: ResumeRequest, prep: Prep) -> Result<Trainer> {
         let state = load_state(dir)?;
+        remove_stale_temporaries(dir);
         let meta: RunMeta = serde_json::from_str(&state.run).map_err(|e| {
             Error::input(format!("{}: the run settings in train_state.safetensors are damaged ({e})", dir.display()))
         })?;
@@ -495,6 +512,7 @@ impl Trainer {
             }
         };
         let seq = sequence_length(&config, task.as_ref())?;
+        StepWorkspace::check_fits(&config, options.batch, seq)?;
         let mut params = Params::zeros(&config);
         params.flat_mut().copy_from_slice(&state.params);
         let log = RunLog::resume(dir, state.step)?;
@@ -514,7 +532,7 @@ impl Trainer {
         );
         trainer.optimizer.restore(&state.exp_avg, &state.exp_avg_sq, state.adam_t)?;
         trainer.step = state.step;
-        trainer.last_checkpoint = state.step;
+        trainer.last_checkpoint = Some(state.step);
         trainer.batches_drawn = state.batches_drawn;
         // A crash between train_state and model.safetensors leaves the model a checkpoint
         // behind: bring it level.
@@ -555,7 +573,7 @@ impl Trainer {
             task,
             step: 0,
             seq,
-            last_checkpoint: 0,
+            last_checkpoint: None,
             dataset,
             val_batches,
             prompts,
@@ -569,6 +587,17 @@ impl Trainer {
     /// Trains until `options.steps`, evaluating and checkpointing on schedule, reporting
     /// each event. A fresh run is evaluated once before its first step.
     pub fn run(&mut self, on_event: &mut dyn FnMut(&Event)) -> Result<Option<EvalReport>> {
+        self.run_until(on_event, &|| false)
+    }
+
+    /// [`run`](Self::run), asking `stop` after every step: when it answers yes, the step
+    /// just finished is checkpointed and the run returns early, with `self.step <
+    /// self.options.steps` — how Ctrl-C stops a run without losing work.
+    pub fn run_until(
+        &mut self,
+        on_event: &mut dyn FnMut(&Event),
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Option<EvalReport>> {
         if self.step == 0 && self.options.eval_every > 0 {
             let report = self.evaluate()?;
             on_event(&Event::Eval(&report));
@@ -582,9 +611,13 @@ impl Trainer {
                 let report = self.evaluate()?;
                 on_event(&Event::Eval(&report));
             }
-            if due(self.options.checkpoint_every, self.step) {
+            let stopping = !last && stop();
+            if stopping || due(self.options.checkpoint_every, self.step) {
                 self.checkpoint()?;
                 on_event(&Event::Checkpoint { step: self.step, dir: &self.dir });
+            }
+            if stopping {
+                break;
             }
         }
         self.log.flush()?;
@@ -642,7 +675,7 @@ impl Trainer {
             self.step + 1,
             self.options.schedule().at(self.step),
             self.dir.display(),
-            self.last_checkpoint
+            self.last_checkpoint.unwrap_or(0)
         ))
     }
 
@@ -688,22 +721,26 @@ impl Trainer {
             rng: self.rng.state(),
             batches_drawn: self.batches_drawn,
             run: &run,
-            params: &params,
+            params,
             exp_avg: &self.optimizer.m,
             exp_avg_sq: &self.optimizer.v,
             adam_t: self.optimizer.t,
         };
-        let kept = |e: Error| {
-            Error::failure(format!("{e}; the previous checkpoint (step {}) is intact", self.last_checkpoint))
+        // Only a checkpoint that was written can be said to be intact.
+        let kept = |e: Error| match self.last_checkpoint {
+            Some(step) => Error::failure(format!("{e}; the previous checkpoint (step {step}) is intact")),
+            None => e,
         };
         save_state(&self.dir, &state, disk).map_err(kept)?;
         save_model(&self.dir, &self.config, &self.params).map_err(|e| {
             Error::failure(format!("{e}; train_state.safetensors holds step {} and --resume restores it", self.step))
         })?;
         if self.options.keep_checkpoints && self.step > 0 {
-            save_model(&kept_checkpoint_dir(&self.dir, self.step), &self.config, &self.params)?;
+            write_dir_atomic(&kept_checkpoint_dir(&self.dir, self.step), true, |snapshot| {
+                save_model(snapshot, &self.config, &self.params)
+            })?;
         }
-        self.last_checkpoint = self.step;
+        self.last_checkpoint = Some(self.step);
         Ok(())
     }
 
@@ -775,7 +812,8 @@ fn resume_text(dir: &Path, source: &Path, tokenizer: &Tokenizer, prep: Prep) -> 
         }
         None => {
             prep("tokenizing", 0, 0);
-            let data = TextData::encode(&text, tokenizer);
+            let data =
+                TextData::encode(&text, tokenizer).map_err(|e| Error::input(format!("{}: {e}", source.display())))?;
             save_token_cache(dir, &CacheKey::new(source, &text, tokenizer, &data), &data)?;
             Ok(data)
         }
@@ -832,6 +870,29 @@ mod tests {
     }
 
     #[test]
+    fn a_run_asked_to_stop_checkpoints_the_step_it_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut trainer = Trainer::create(sort_run(dir.path(), 16), &mut quiet()).unwrap();
+        let mut checkpoints = Vec::new();
+        let steps = std::cell::Cell::new(0);
+        trainer
+            .run_until(
+                &mut |event| match event {
+                    Event::Step(s) => steps.set(s.step),
+                    Event::Checkpoint { step, .. } => checkpoints.push(*step),
+                    Event::Eval(_) => {}
+                },
+                &|| steps.get() >= 5,
+            )
+            .unwrap();
+        assert_eq!((trainer.step, trainer.last_checkpoint, checkpoints), (5, Some(5), vec![5]));
+        assert_eq!(crate::train::checkpoint::saved_step(dir.path()), Some(5));
+        drop(trainer);
+        let resumed = Trainer::resume(dir.path(), ResumeRequest::default(), &mut quiet()).unwrap();
+        assert_eq!(resumed.step, 5);
+    }
+
+    #[test]
     fn accumulating_two_micro_batches_equals_one_batch_of_both() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let mut whole = sort_run(a.path(), 3);
@@ -860,7 +921,7 @@ mod tests {
             trainer.train_step().unwrap();
         }
         trainer.checkpoint().unwrap();
-        let saved = trainer.params.flat().into_owned();
+        let saved = trainer.params.flat().to_vec();
         for _ in 0..5 {
             trainer.train_step().unwrap();
         }
