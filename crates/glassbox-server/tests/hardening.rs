@@ -29,7 +29,8 @@ fn a_model_overwritten_in_place_keeps_serving_and_then_serves_the_new_one() {
     let served = char_model(32);
     let other = tempfile::tempdir().unwrap();
     write_char_model(other.path(), 2, 2, 32, 32, 99);
-    let server = serve(served.path());
+    // A pause after each token (a test hook), so a generation is running during the rewrite.
+    let server = serve_with_delay(served.path(), Duration::from_millis(20));
     let reference = serve(other.path());
     let ask = |addr| post(addr, "/api/walkthrough", &json!({"prompt": "To be"}));
     let before = ask(server.addr).json()["focus_logits"].clone();
@@ -39,7 +40,16 @@ fn a_model_overwritten_in_place_keeps_serving_and_then_serves_the_new_one() {
     // `cp` into place: the same file (inode) truncated and rewritten, here cut short.
     let weights = std::fs::read(other.path().join("model.safetensors")).unwrap();
     let target = served.path().join("model.safetensors");
+    let streaming = json!({"prompt": "To be", "max_tokens": 20, "stream": true});
+    let mut running = EventStream::open(server.addr, "/v1/completions", &streaming);
+    assert!(running.next_event().is_some(), "the generation started");
     std::fs::write(&target, &weights[..weights.len() / 2]).unwrap();
+    // The generation that was running when the file was cut finishes on its weights.
+    let mut rest = Vec::new();
+    while let Some((_, data)) = running.next_event() {
+        rest.push(data);
+    }
+    assert_eq!(rest.last().map(String::as_str), Some("[DONE]"), "{rest:?}");
     let during = ask(server.addr);
     assert_eq!(during.status, 200, "the previous weights keep serving: {}", during.text());
     assert_eq!(during.json()["focus_logits"], before, "still the weights loaded first");
