@@ -8,23 +8,62 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
+use axum::http::header;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use glassbox::model::params::BLOCK_TENSORS;
-use glassbox::sample::SamplingOptions;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::error::{json_body, ApiError, ApiResult, Fields};
 use crate::generation::{self, GenEvent, GenRequest};
+use crate::limits::{MAX_RESPONSE_BYTES, MAX_TEXT_BYTES, MAX_TOKENIZE_TOKENS, MAX_WORD_BYTES};
+use crate::request::{self, only};
 use crate::space;
 use crate::state::{AppState, Loaded};
 use crate::text;
 use crate::walkthrough;
 
-/// Runs `work` on a blocking thread with the current model.
+/// A computation: waits for a slot (or 429, see [`crate::limits`]), runs `work` on a
+/// blocking thread with the current model, and answers its JSON, refused when it would be
+/// larger than [`MAX_RESPONSE_BYTES`].
+pub async fn inspect(
+    state: &Arc<AppState>,
+    work: impl FnOnce(Arc<Loaded>) -> ApiResult<Value> + Send + 'static,
+) -> Response {
+    let permit = match state.slots.inspection().await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let st = state.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        if let Some(delay) = st.work_delay {
+            std::thread::sleep(delay);
+        }
+        let value = work(st.model())?;
+        let bytes = serde_json::to_vec(&value).map_err(|e| ApiError::internal(format!("could not write JSON: {e}")))?;
+        if bytes.len() > MAX_RESPONSE_BYTES {
+            return Err(ApiError::bad_request(format!(
+                "the answer would be {:.1} MB, more than the {} MB this server sends at once; ask for less (a shorter prompt, fewer words)",
+                bytes.len() as f64 / 1e6,
+                MAX_RESPONSE_BYTES >> 20
+            ))
+            .with_code("response_too_large"));
+        }
+        Ok(bytes)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("the computation failed: {e}")));
+    match answer.and_then(|a| a) {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Runs `work` on a blocking thread with the current model (for light work: no slot).
 pub async fn blocking<T: Send + 'static>(
     state: &Arc<AppState>,
     work: impl FnOnce(Arc<Loaded>) -> ApiResult<T> + Send + 'static,
@@ -87,6 +126,7 @@ pub fn info_json(state: &AppState, loaded: &Loaded) -> Value {
         "is_run": run,
         "max_walkthrough_tokens": walkthrough::MAX_TOKENS.min(t),
         "default_prompt": default_prompt(loaded),
+        "reload_error": state.reload_error(),
     })
 }
 
@@ -121,22 +161,10 @@ pub async fn model_info(State(state): State<Arc<AppState>>) -> Response {
 }
 
 pub async fn stats(State(state): State<Arc<AppState>>) -> Json<Value> {
-    Json(state.stats.snapshot())
-}
-
-/// The ids of a request: `ids` if given, else `prompt` encoded.
-fn request_ids(loaded: &Loaded, f: &Fields) -> ApiResult<Vec<u32>> {
-    let ids = match f.ids("ids")? {
-        Some(ids) => {
-            text::check_ids(loaded, &ids, "ids")?;
-            ids
-        }
-        None => match f.str("prompt")? {
-            Some(prompt) => text::encode(loaded, prompt, "prompt")?,
-            None => return Err(ApiError::param("prompt", "send a prompt (text) or ids (token ids)")),
-        },
-    };
-    Ok(ids)
+    let mut stats = state.stats.snapshot();
+    stats["reload_error"] = json!(state.reload_error());
+    stats["generation_limit"] = json!(state.slots.generation_limit());
+    Json(stats)
 }
 
 pub async fn tokenize(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
@@ -144,13 +172,13 @@ pub async fn tokenize(State(state): State<Arc<AppState>>, body: Result<Bytes, By
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    respond(
-        blocking(&state, move |loaded| {
-            let ids = request_ids(&loaded, &Fields(&body))?;
-            Ok(json!({"ids": ids, "tokens": text::views(&loaded, &ids)}))
-        })
-        .await,
-    )
+    inspect(&state, move |loaded| {
+        let f = Fields(&body);
+        only(&f, &["prompt", "ids"])?;
+        let ids = request::prompt_ids(&loaded, &f, MAX_TOKENIZE_TOKENS, "/api/tokenize")?;
+        Ok(json!({"ids": ids, "tokens": text::views(&loaded, &ids)}))
+    })
+    .await
 }
 
 pub async fn walkthrough(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
@@ -159,34 +187,18 @@ pub async fn walkthrough(State(state): State<Arc<AppState>>, body: Result<Bytes,
         Err(e) => return e.into_response(),
     };
     let st = state.clone();
-    respond(
-        blocking(&state, move |loaded| {
-            let f = Fields(&body);
-            let ids = request_ids(&loaded, &f)?;
-            let limit = walkthrough::MAX_TOKENS.min(loaded.config().n_ctx);
-            if ids.is_empty() {
-                return Err(ApiError::param("prompt", "the prompt is empty; type a few words"));
-            }
-            if ids.len() > limit {
-                return Err(ApiError::param(
-                    "prompt",
-                    format!("the prompt is {} tokens; the walkthrough shows at most {limit}, so shorten it", ids.len()),
-                ));
-            }
-            let layer = f.usize("layer")?.unwrap_or(0);
-            if layer >= loaded.config().n_layer {
-                return Err(ApiError::param(
-                    "layer",
-                    format!("layer {layer} does not exist; this model has blocks 0..{}", loaded.config().n_layer - 1),
-                ));
-            }
-            let position = f.usize("position")?.unwrap_or(ids.len() - 1).min(ids.len() - 1);
-            let mut out = walkthrough::walkthrough(&loaded, &ids, layer, position).map_err(ApiError::engine)?;
-            out["model"] = info_json(&st, &loaded);
-            Ok(out)
-        })
-        .await,
-    )
+    inspect(&state, move |loaded| {
+        let f = Fields(&body);
+        only(&f, &["prompt", "ids", "layer", "position"])?;
+        let limit = walkthrough::MAX_TOKENS.min(loaded.config().n_ctx);
+        let ids = request::prompt_ids(&loaded, &f, limit, "the walkthrough")?;
+        let layer = request::index(&f, "layer", 0, loaded.config().n_layer, "this model's blocks")?;
+        let position = request::index(&f, "position", ids.len() - 1, ids.len(), "the prompt's positions")?;
+        let mut out = walkthrough::walkthrough(&loaded, &ids, layer, position).map_err(ApiError::engine)?;
+        out["model"] = info_json(&st, &loaded);
+        Ok(out)
+    })
+    .await
 }
 
 /// The playground's generation, as server-sent events: `start` (the prompt's tokens),
@@ -203,33 +215,13 @@ async fn generate_inner(state: Arc<AppState>, body: Result<Bytes, BytesRejection
     let body = json_body(body)?;
     let (loaded, ids, max_new, options) = blocking(&state, move |loaded| {
         let f = Fields(&body);
-        let ids = request_ids(&loaded, &f)?;
+        only(&f, &["prompt", "ids", "max_tokens", "temperature", "top_k", "top_p", "seed"])?;
         let n_ctx = loaded.config().n_ctx;
-        if ids.is_empty() {
-            return Err(ApiError::param("prompt", "the prompt is empty; type a few words"));
-        }
-        if ids.len() >= n_ctx {
-            return Err(ApiError::param(
-                "prompt",
-                format!(
-                    "the prompt is {} tokens and the context holds {n_ctx}; no room is left to generate",
-                    ids.len()
-                ),
-            ));
-        }
-        let max_new = f.usize("max_tokens")?.unwrap_or(64).min(n_ctx - ids.len());
-        let temperature = f.f64("temperature")?.unwrap_or(0.8);
-        if temperature < 0.0 {
-            return Err(ApiError::param("temperature", "temperature must be 0 (greedy) or more"));
-        }
-        let top_p = f.f64("top_p")?.map(|p| p as f32).filter(|&p| p < 1.0);
-        let options = SamplingOptions {
-            temperature: temperature as f32,
-            top_k: f.usize("top_k")?.filter(|&k| k > 0),
-            top_p,
-            seed: f.u64("seed")?.unwrap_or_else(generation::fresh_seed),
-        };
-        options.validate().map_err(ApiError::engine)?;
+        let what = format!("generation (the context holds {n_ctx} and must keep room for one new token)");
+        let ids = request::prompt_ids(&loaded, &f, n_ctx - 1, &what)?;
+        // At most what the context has room for.
+        let max_new = request::count(&f, "max_tokens", 64, usize::MAX)?.min(n_ctx - ids.len());
+        let options = request::sampling(&f, 0.8)?;
         Ok((loaded, ids, max_new, options))
     })
     .await?;
@@ -273,50 +265,65 @@ async fn generate_inner(state: Arc<AppState>, body: Result<Bytes, BytesRejection
 async fn space_call(
     state: Arc<AppState>,
     body: Result<Bytes, BytesRejection>,
+    known: &'static [&'static str],
     work: impl FnOnce(&Loaded, &Fields) -> ApiResult<Value> + Send + 'static,
 ) -> Response {
     let body = match json_body(body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    respond(blocking(&state, move |loaded| work(&loaded, &Fields(&body))).await)
+    inspect(&state, move |loaded| {
+        let f = Fields(&body);
+        only(&f, known)?;
+        work(&loaded, &f)
+    })
+    .await
 }
 
-fn required<'a>(f: &'a Fields, name: &str) -> ApiResult<&'a str> {
-    f.str(name)?.ok_or_else(|| ApiError::param(name, format!("{name} is missing")))
+fn word<'a>(f: &'a Fields, name: &str) -> ApiResult<&'a str> {
+    request::required_text(f, name, MAX_WORD_BYTES)
+}
+
+/// A list of at most `max` texts of at most `max_bytes` each.
+fn texts(f: &Fields, name: &str, max: usize, max_bytes: usize) -> ApiResult<Vec<String>> {
+    let list = f.strings(name, max)?.ok_or_else(|| ApiError::param(name, format!("{name} is missing")))?;
+    match list.iter().position(|s| s.len() > max_bytes) {
+        Some(i) => {
+            Err(ApiError::param(name, format!("{name}[{i}] is {} bytes; at most {max_bytes} each", list[i].len()))
+                .with_code("too_long"))
+        }
+        None => Ok(list),
+    }
 }
 
 pub async fn space_map(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
-    space_call(state, body, |loaded, f| {
-        let words = f
-            .strings("words", 400)?
-            .ok_or_else(|| ApiError::param("words", "words is missing: a list of tokens to map"))?;
+    space_call(state, body, &["words"], |loaded, f| {
+        let words = texts(f, "words", 400, MAX_WORD_BYTES)?;
         space::map(loaded, &words)
     })
     .await
 }
 
 pub async fn space_neighbors(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
-    space_call(state, body, |loaded, f| {
-        let k = f.usize("k")?.unwrap_or(10).clamp(1, 100);
-        space::neighbors(loaded, required(f, "word")?, k)
+    space_call(state, body, &["word", "k"], |loaded, f| {
+        let k = request::count(f, "k", 10, 100)?;
+        space::neighbors(loaded, word(f, "word")?, k)
     })
     .await
 }
 
 pub async fn space_analogy(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
-    space_call(state, body, |loaded, f| {
-        let k = f.usize("k")?.unwrap_or(8).clamp(1, 100);
-        space::analogy(loaded, required(f, "a")?, required(f, "b")?, required(f, "c")?, k)
+    space_call(state, body, &["a", "b", "c", "k"], |loaded, f| {
+        let k = request::count(f, "k", 8, 100)?;
+        space::analogy(loaded, word(f, "a")?, word(f, "b")?, word(f, "c")?, k)
     })
     .await
 }
 
 pub async fn space_drift(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
-    space_call(state, body, |loaded, f| {
-        let sentences =
-            f.strings("sentences", 12)?.ok_or_else(|| ApiError::param("sentences", "sentences is missing"))?;
-        space::drift(loaded, required(f, "word")?, &sentences)
+    space_call(state, body, &["word", "sentences"], |loaded, f| {
+        let sentences = texts(f, "sentences", 12, MAX_TEXT_BYTES)?;
+        space::drift(loaded, word(f, "word")?, &sentences)
     })
     .await
 }

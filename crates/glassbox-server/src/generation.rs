@@ -24,19 +24,10 @@ pub struct GenRequest {
     pub options: SamplingOptions,
 }
 
-/// Starts a generation; events arrive on the returned receiver. Refused (429) when
-/// [`crate::state::MAX_GENERATIONS`] are already running.
+/// Starts a generation; events arrive on the returned receiver. Refused (429) when as
+/// many generations run as the server takes (see [`crate::limits`]).
 pub fn start(state: &Arc<AppState>, loaded: Arc<Loaded>, request: GenRequest) -> ApiResult<mpsc::Receiver<GenEvent>> {
-    let permit = state.generation_slots.clone().try_acquire_owned().map_err(|_| {
-        ApiError::new(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit_error",
-            format!(
-                "{} generations are running, the most this server runs at once; retry shortly",
-                crate::state::MAX_GENERATIONS
-            ),
-        )
-    })?;
+    let permit = state.slots.generation()?;
     let mut sampler = Sampler::new(request.options).map_err(ApiError::engine)?;
     let (tx, rx) = mpsc::channel::<GenEvent>(16);
     let state = state.clone();

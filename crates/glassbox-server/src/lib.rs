@@ -11,14 +11,25 @@
 //!               ──tokens through a channel──▶ the response; a closed connection stops it
 //! ```
 //!
+//! Every request passes [`access`] (Host, Origin, content type) and [`body`] (size and
+//! time limits) first; [`limits`] holds every bound on work and output, [`connections`]
+//! those on connections.
+//!
 //! The CLI calls [`run`]; tests call [`start`], which binds (port 0 for a free one) and
 //! returns the address.
 
+mod access;
 mod api;
 mod assets;
+mod body;
+mod connections;
 mod error;
+mod fingerprint;
 mod generation;
+pub mod limits;
+mod memory;
 mod openai;
+mod request;
 mod space;
 mod state;
 mod text;
@@ -34,6 +45,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
+pub use limits::Timeouts;
 pub use state::AppState;
 
 /// The largest request body the server reads (1 MiB); larger ones get 413.
@@ -47,6 +59,16 @@ pub struct ServeOptions {
     pub host: String,
     /// 0 picks a free port.
     pub port: u16,
+    /// Host names the server answers to besides 127.0.0.1, localhost, [::1] and `host`
+    /// (`--allowed-host`; see the `access` module).
+    pub allowed_hosts: Vec<String>,
+    pub timeouts: Timeouts,
+    /// How many generations may run at once; `None`: as many as fit
+    /// [`limits::GENERATION_MEMORY`] (see [`limits`]).
+    pub generation_limit: Option<usize>,
+    /// Test hook: hold each computation's slot this much longer, so that a test can fill
+    /// the queue. `None` in real use.
+    pub work_delay: Option<Duration>,
     /// Test hook: sleep this long after each generated token, so that a test can close
     /// its connection while a generation is still running. `None` in real use.
     pub token_delay: Option<Duration>,
@@ -54,7 +76,16 @@ pub struct ServeOptions {
 
 impl ServeOptions {
     pub fn new(model: impl Into<PathBuf>) -> Self {
-        ServeOptions { model: model.into(), host: "127.0.0.1".into(), port: 8080, token_delay: None }
+        ServeOptions {
+            model: model.into(),
+            host: "127.0.0.1".into(),
+            port: 8080,
+            allowed_hosts: Vec::new(),
+            timeouts: Timeouts::default(),
+            generation_limit: None,
+            work_delay: None,
+            token_delay: None,
+        }
     }
 }
 
@@ -86,6 +117,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), body::read_whole))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), access::guard))
         .with_state(state)
 }
 
@@ -144,6 +177,7 @@ fn runtime() -> glassbox::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("glassbox-serve")
+        .thread_keep_alive(memory::THREAD_KEEP_ALIVE)
         .build()
         .map_err(|e| glassbox::Error::failure(format!("could not start the async runtime: {e}")))
 }
@@ -157,17 +191,19 @@ pub fn start(options: ServeOptions) -> glassbox::Result<RunningServer> {
     let addr = listener.local_addr().map_err(|e| glassbox::Error::failure(format!("socket: {e}")))?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state.clone());
+    let trimmer = state.slots.trimmer.clone();
+    let timeouts = options.timeouts;
     let runtime = runtime()?;
     let thread = std::thread::Builder::new()
         .name("glassbox-serve".into())
         .spawn(move || {
             runtime.block_on(async move {
                 let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.await;
-                    })
-                    .await;
+                tokio::spawn(trimmer.run());
+                connections::serve(listener, app, timeouts, async move {
+                    let _ = rx.await;
+                })
+                .await;
             });
             // Generations still running see their channel close and stop by themselves.
             runtime.shutdown_timeout(Duration::from_secs(2));
@@ -186,11 +222,11 @@ pub fn run(options: ServeOptions, on_ready: impl FnOnce(SocketAddr, &AppState)) 
         let listener = tokio::net::TcpListener::bind(&addr_text).await.map_err(|e| bind_error(&addr_text, e))?;
         let addr = listener.local_addr().map_err(|e| glassbox::Error::failure(format!("socket: {e}")))?;
         on_ready(addr, &state);
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|e| glassbox::Error::failure(format!("the server stopped: {e}")))
+        tokio::spawn(state.slots.trimmer.clone().run());
+        connections::serve(listener, router(state), options.timeouts, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+        Ok(())
     })
 }

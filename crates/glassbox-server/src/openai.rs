@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
@@ -21,6 +22,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::error::{json_body, kind_of, ApiError, ApiResult, Fields};
 use crate::generation::{self, GenEvent, GenRequest};
+use crate::request;
 use crate::state::{AppState, Loaded};
 use crate::text::{self, TextStream};
 
@@ -36,7 +38,10 @@ pub async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({"object": "list", "data": [model_object(&state)]}))
 }
 
-pub async fn model(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+pub async fn model(State(state): State<Arc<AppState>>, id: Result<Path<String>, PathRejection>) -> Response {
+    let Ok(Path(id)) = id else {
+        return ApiError::bad_request("the model id in the path is not valid text").into_response();
+    };
     if id == state.name {
         Json(model_object(&state)).into_response()
     } else {
@@ -132,40 +137,7 @@ fn parse(body: &serde_json::Map<String, Value>, loaded: &Loaded) -> ApiResult<Co
         )
         .with_code("context_length_exceeded"));
     }
-    let temperature = f.f64("temperature")?.unwrap_or(1.0);
-    if !(0.0..=2.0).contains(&temperature) {
-        return Err(ApiError::param(
-            "temperature",
-            format!("{temperature} is not a valid temperature; use a number from 0 (greedy) to 2"),
-        )
-        .with_code("invalid_value"));
-    }
-    let mut top_p = match f.f64("top_p")? {
-        None => None,
-        Some(p) if (0.0..=1.0).contains(&p) => Some(p as f32),
-        Some(p) => {
-            return Err(ApiError::param("top_p", format!("{p} is not a valid top_p; use a number from 0 to 1"))
-                .with_code("invalid_value"))
-        }
-    };
-    let mut top_k = match f.usize("top_k")? {
-        Some(0) => return Err(ApiError::param("top_k", "top_k 0 keeps no token; use 1 or more")),
-        k => k,
-    };
-    if top_p == Some(0.0) {
-        // OpenAI allows 0: the smallest nucleus, the single most probable token.
-        top_p = None;
-        top_k = Some(1);
-    } else if top_p == Some(1.0) {
-        top_p = None;
-    }
-    let seed = match f.raw("seed") {
-        None => generation::fresh_seed(),
-        Some(Value::Number(n)) if n.as_i64().is_some() || n.as_u64().is_some() => {
-            n.as_u64().unwrap_or_else(|| n.as_i64().unwrap_or(0) as u64)
-        }
-        Some(other) => return Err(ApiError::param("seed", format!("seed must be an integer, not {}", kind_of(other)))),
-    };
+    let options = request::sampling(&f, 1.0)?;
     let stream = f.bool("stream")?.unwrap_or(false);
     let echo = f.bool("echo")?.unwrap_or(false);
     let logprobs = match f.usize("logprobs")? {
@@ -206,8 +178,6 @@ fn parse(body: &serde_json::Map<String, Value>, loaded: &Loaded) -> ApiResult<Co
     if stop.iter().any(|s| s.is_empty()) {
         return Err(ApiError::param("stop", "a stop sequence must not be empty"));
     }
-    let options = SamplingOptions { temperature: temperature as f32, top_k, top_p, seed };
-    options.validate().map_err(|e| ApiError::engine_param("temperature", e))?;
     Ok(Completion { ids, prompt_text, max_tokens, options, stream, logprobs, stop, echo })
 }
 
@@ -312,7 +282,10 @@ pub async fn completions(State(state): State<Arc<AppState>>, body: Result<Bytes,
 async fn completions_inner(state: Arc<AppState>, body: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
     let body = json_body(body)?;
     let st = state.clone();
+    // Tokenizing a prompt of up to 1 MiB is a computation like the others: it takes a slot.
+    let permit = state.slots.inspection().await?;
     let (loaded, request) = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let loaded = st.model();
         parse(&body, &loaded).map(|r| (loaded, r))
     })

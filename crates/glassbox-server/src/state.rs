@@ -1,5 +1,12 @@
-//! What the server holds: the model (reloaded when a training run rewrites it), its
+//! What the server holds: the model (reloaded when its files change on disk), its
 //! tokenizer, a few checkpoints for the training replay, and counters of generations.
+//!
+//! Before every use the model's files are compared with the [`Fingerprint`] they were
+//! loaded from. On a change the model is reloaded (by one request; the others keep using
+//! the weights they have meanwhile). A reload that fails — a file half-written by `cp`, an
+//! invalid one — keeps the previous weights serving: they are owned memory, not a view of
+//! the file. The failure is reported as a JSON note (`reload_error` in `/api/model` and
+//! `/api/stats`) and retried as soon as the files change again.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -7,9 +14,13 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
+use crate::fingerprint::Fingerprint;
+
 use glassbox::io::Model;
 use glassbox::tokenizer::Tokenizer;
 
+use crate::access::AccessPolicy;
+use crate::limits::{Slots, Timeouts};
 use crate::ServeOptions;
 
 /// A model with its tokenizer, as loaded at one moment.
@@ -17,20 +28,39 @@ pub struct Loaded {
     pub model: Model,
     /// `None` for a model directory without tokenizer files: prompts are then token ids.
     pub tokenizer: Option<Tokenizer>,
-    /// When `model.safetensors` was last modified, as seen at load time.
-    pub stamp: Option<SystemTime>,
+    /// The files this was read from, as they were while it was read.
+    pub fingerprint: Fingerprint,
+    dir: PathBuf,
+    tokenizer_dir: PathBuf,
 }
 
 impl Loaded {
     /// Loads `dir`; the tokenizer comes from `tokenizer_dir` (a checkpoint has none of its own).
+    /// Files that change while they are read are refused (the read may mix two versions).
     pub fn load(dir: &Path, tokenizer_dir: &Path) -> glassbox::Result<Loaded> {
-        let stamp = modified(dir);
+        let fingerprint = Fingerprint::of(dir, tokenizer_dir);
+        let loaded = Self::read(dir, tokenizer_dir, fingerprint)?;
+        if Fingerprint::of(dir, tokenizer_dir) != loaded.fingerprint {
+            return Err(glassbox::Error::failure(format!(
+                "the files of {} changed while they were read; they are being rewritten",
+                dir.display()
+            )));
+        }
+        Ok(loaded)
+    }
+
+    fn read(dir: &Path, tokenizer_dir: &Path, fingerprint: Fingerprint) -> glassbox::Result<Loaded> {
         let model = glassbox::io::load_model(dir)?;
         let tokenizer = Tokenizer::from_model_dir(tokenizer_dir)?;
         if let Some(tok) = &tokenizer {
             glassbox::io::check_tokenizer_fits(dir, &model.config, tok)?;
         }
-        Ok(Loaded { model, tokenizer, stamp })
+        Ok(Loaded { model, tokenizer, fingerprint, dir: dir.to_path_buf(), tokenizer_dir: tokenizer_dir.to_path_buf() })
+    }
+
+    /// Whether the files on disk are still the ones this was read from.
+    pub fn is_current(&self) -> bool {
+        Fingerprint::of(&self.dir, &self.tokenizer_dir) == self.fingerprint
     }
 
     pub fn config(&self) -> &glassbox::GptConfig {
@@ -51,10 +81,6 @@ impl Loaded {
     }
 }
 
-fn modified(dir: &Path) -> Option<SystemTime> {
-    std::fs::metadata(dir.join("model.safetensors")).and_then(|m| m.modified()).ok()
-}
-
 /// Counters the pages (and the tests) read at `/api/stats`.
 #[derive(Default)]
 pub struct Stats {
@@ -64,6 +90,7 @@ pub struct Stats {
     pub generations_active: AtomicI64,
     pub tokens_generated: AtomicU64,
     pub model_reloads: AtomicU64,
+    pub model_reload_failures: AtomicU64,
 }
 
 impl Stats {
@@ -75,12 +102,10 @@ impl Stats {
             "generations_active": self.generations_active.load(Ordering::SeqCst),
             "tokens_generated": self.tokens_generated.load(Ordering::SeqCst),
             "model_reloads": self.model_reloads.load(Ordering::SeqCst),
+            "model_reload_failures": self.model_reload_failures.load(Ordering::SeqCst),
         })
     }
 }
-
-/// The most generations that run at once; more are refused with 429 until one ends.
-pub const MAX_GENERATIONS: usize = 128;
 
 pub struct AppState {
     /// The directory given on the command line.
@@ -88,16 +113,27 @@ pub struct AppState {
     /// The model's name for `/v1/models`: the directory's name.
     pub name: String,
     current: RwLock<Arc<Loaded>>,
+    /// Held by the one request that reloads (the others keep the weights they have); holds
+    /// the files of the last reload that failed, not to be tried again until they change.
+    reloading: Mutex<Option<Fingerprint>>,
+    /// Why the last reload failed, while the files on disk are not the ones served.
+    reload_error: RwLock<Option<String>>,
     /// Checkpoints loaded for the training replay, most recent use last.
     checkpoints: Mutex<VecDeque<(u64, Arc<Loaded>)>>,
     pub stats: Stats,
-    pub generation_slots: Arc<tokio::sync::Semaphore>,
+    pub slots: Slots,
+    /// Which requests may run (Host, Origin, content type).
+    pub access: AccessPolicy,
+    pub timeouts: Timeouts,
     pub token_delay: Option<Duration>,
+    pub work_delay: Option<Duration>,
     pub started: SystemTime,
 }
 
 impl AppState {
     pub fn open(options: &ServeOptions) -> glassbox::Result<AppState> {
+        crate::memory::tune_allocator();
+        let access = AccessPolicy::new(&options.host, &options.allowed_hosts)?;
         let dir = options.model.clone();
         let loaded = Loaded::load(&dir, &dir)?;
         let name = std::fs::canonicalize(&dir)
@@ -107,35 +143,59 @@ impl AppState {
         Ok(AppState {
             dir,
             name,
+            slots: Slots::for_model(loaded.config(), options.generation_limit),
             current: RwLock::new(Arc::new(loaded)),
+            reloading: Mutex::new(None),
+            reload_error: RwLock::new(None),
             checkpoints: Mutex::new(VecDeque::new()),
             stats: Stats::default(),
-            generation_slots: Arc::new(tokio::sync::Semaphore::new(MAX_GENERATIONS)),
+            access,
+            timeouts: options.timeouts,
             token_delay: options.token_delay,
+            work_delay: options.work_delay,
             started: SystemTime::now(),
         })
     }
 
-    /// The model as it is now. When a training run has replaced `model.safetensors` since
-    /// it was loaded, the new weights are loaded first; if that fails (a run being set up),
-    /// the weights already loaded are kept.
+    /// The model as it is now: when its files changed since it was loaded, they are loaded
+    /// first. While another request reloads, or when the new files do not load, the weights
+    /// already loaded are returned (see the module's comment).
     pub fn model(&self) -> Arc<Loaded> {
         let current = self.current.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let now = modified(&self.dir);
-        if now.is_none() || now == current.stamp {
+        let now = Fingerprint::of(&self.dir, &self.dir);
+        if now == current.fingerprint {
             return current;
         }
-        let mut slot = self.current.write().unwrap_or_else(|e| e.into_inner());
-        if slot.stamp != now {
-            match Loaded::load(&self.dir, &self.dir) {
-                Ok(fresh) => {
-                    *slot = Arc::new(fresh);
-                    self.stats.model_reloads.fetch_add(1, Ordering::SeqCst);
-                }
-                Err(_) => return slot.clone(),
+        let Ok(mut failed) = self.reloading.try_lock() else {
+            return current; // another request is reloading
+        };
+        if failed.as_ref() == Some(&now) {
+            return current; // these files did not load before; wait until they change
+        }
+        match Loaded::load(&self.dir, &self.dir) {
+            Ok(fresh) => {
+                let fresh = Arc::new(fresh);
+                *self.current.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+                *failed = None;
+                *self.reload_error.write().unwrap_or_else(|e| e.into_inner()) = None;
+                self.stats.model_reloads.fetch_add(1, Ordering::SeqCst);
+                fresh
+            }
+            Err(err) => {
+                self.stats.model_reload_failures.fetch_add(1, Ordering::SeqCst);
+                *failed = Some(now);
+                *self.reload_error.write().unwrap_or_else(|e| e.into_inner()) = Some(format!(
+                    "the model's files changed but do not load ({err}); the previous weights are served until they do"
+                ));
+                current
             }
         }
-        slot.clone()
+    }
+
+    /// Why the files on disk are not the ones being served, when a reload failed; `None`
+    /// while the served model is the one on disk.
+    pub fn reload_error(&self) -> Option<String> {
+        self.reload_error.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The folder of checkpoint `step` of this run, if it has one.
@@ -149,9 +209,11 @@ impl AppState {
             let mut cache = self.checkpoints.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(i) = cache.iter().position(|(s, _)| *s == step) {
                 let entry = cache.remove(i).expect("present");
-                let loaded = entry.1.clone();
-                cache.push_back(entry);
-                return Ok(loaded);
+                if entry.1.is_current() {
+                    let loaded = entry.1.clone();
+                    cache.push_back(entry);
+                    return Ok(loaded);
+                } // rewritten since: load it again below
             }
         }
         let dir = self.checkpoint_dir(step);

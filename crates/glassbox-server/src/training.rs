@@ -12,26 +12,20 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use glassbox::model::{forward, Activations};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::blocking;
+use crate::api::{blocking, inspect};
 use crate::error::{json_body, ApiError, ApiResult, Fields};
+use crate::request::{self, only};
 use crate::state::AppState;
 use crate::text;
 
 /// The most bytes of log one request returns (the page asks again for the rest).
 const LOG_CHUNK: u64 = 4 << 20;
-
-#[derive(Deserialize)]
-pub struct LogQuery {
-    /// Byte offset to read from (what the previous answer called `next`).
-    from: Option<u64>,
-}
 
 fn read_log(state: &AppState, from: u64) -> ApiResult<Value> {
     let path = state.dir.join("log.jsonl");
@@ -70,9 +64,15 @@ fn read_log(state: &AppState, from: u64) -> ApiResult<Value> {
     }))
 }
 
-pub async fn log(State(state): State<Arc<AppState>>, Query(query): Query<LogQuery>) -> Response {
+/// `?from=N`: the byte offset to read from (what the previous answer called `next`).
+pub async fn log(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+    let from = match request::query(query.as_deref(), &["from"])
+        .and_then(|pairs| pairs.last().map(|(name, value)| request::query_u64(name, value)).transpose())
+    {
+        Ok(from) => from.unwrap_or(0),
+        Err(e) => return e.into_response(),
+    };
     let st = state.clone();
-    let from = query.from.unwrap_or(0);
     match blocking(&state, move |_| read_log(&st, from)).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
@@ -105,31 +105,19 @@ pub async fn attention(State(state): State<Arc<AppState>>, body: Result<Bytes, B
         Err(e) => return e.into_response(),
     };
     let st = state.clone();
-    let result = blocking(&state, move |current| {
+    inspect(&state, move |current| {
         let f = Fields(&body);
+        only(&f, &["step", "prompt", "ids"])?;
         let step = f.u64("step")?;
         let loaded = match step {
             Some(s) => st.checkpoint(s).map_err(|e| ApiError::engine_param("step", e))?,
             None => current,
         };
-        let ids = match f.ids("ids")? {
-            Some(ids) => {
-                text::check_ids(&loaded, &ids, "ids")?;
-                ids
-            }
-            None => text::encode(&loaded, f.str("prompt")?.unwrap_or(""), "prompt")?,
-        };
         let limit = crate::walkthrough::MAX_TOKENS.min(loaded.config().n_ctx);
-        if ids.is_empty() || ids.len() > limit {
-            return Err(ApiError::param("prompt", format!("the prompt is {} tokens; use 1 to {limit}", ids.len())));
-        }
+        let ids = request::prompt_ids(&loaded, &f, limit, "the attention replay")?;
         attention_json(&loaded, &ids, step)
     })
-    .await;
-    match result {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
+    .await
 }
 
 fn attention_json(loaded: &crate::state::Loaded, ids: &[u32], step: Option<u64>) -> ApiResult<Value> {

@@ -1,4 +1,4 @@
-//! `glassbox serve MODEL [--host 127.0.0.1] [--port 8080]`: the web walkthrough, the
+//! `glassbox serve MODEL [--host 127.0.0.1] [--port 8080] [--allowed-host NAME]…`: the web walkthrough, the
 //! playground, the semantic map, the training curves and an OpenAI-compatible API over one
 //! model directory or training run. Everything is in `glassbox-server`; this prints the
 //! address and blocks until Ctrl-C.
@@ -17,6 +17,10 @@ pub struct Args {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 8080)]
     port: u16,
+    /// Another host name the server answers to (repeatable), e.g. a name in /etc/hosts or a
+    /// proxy's; requests naming any other host are refused (a defence against DNS rebinding).
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    allowed_hosts: Vec<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -24,6 +28,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut options = glassbox_server::ServeOptions::new(args.model);
     options.host = args.host;
     options.port = args.port;
+    options.allowed_hosts = args.allowed_hosts;
     glassbox_server::run(options, |addr, state| {
         let loaded = state.model();
         let c = loaded.config();

@@ -508,3 +508,27 @@ pub fn skip(reason: &str) {
     let test = std::thread::current().name().unwrap_or("(unnamed)").to_string();
     let _ = writeln!(std::io::stderr().lock(), "test {test} ... SKIPPED ({reason})");
 }
+
+/// Sends `head` (the request line and headers, without the blank line that ends them)
+/// and `body` as they are, and reads the answer; for requests the helpers above would
+/// write correctly.
+pub fn raw_request(addr: SocketAddr, head: &str, body: &[u8]) -> Response {
+    let mut stream = connect(addr);
+    stream.write_all(format!("{head}\r\n\r\n").as_bytes()).expect("write head");
+    let _ = stream.write_all(body);
+    let mut reader = BufReader::new(stream);
+    let (status, headers) = read_head(&mut reader);
+    let body = read_body(&mut reader, &headers);
+    Response { status, headers, body }
+}
+
+/// Starts a server with options adjusted by `adjust`.
+pub fn serve_with(
+    dir: &Path,
+    adjust: impl FnOnce(&mut glassbox_server::ServeOptions),
+) -> glassbox_server::RunningServer {
+    let mut options = glassbox_server::ServeOptions::new(dir);
+    options.port = 0;
+    adjust(&mut options);
+    glassbox_server::start(options).expect("start server")
+}
