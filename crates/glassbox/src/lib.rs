@@ -30,6 +30,8 @@ pub mod memory;
 pub mod model;
 pub mod rng;
 pub mod sample;
+#[doc(hidden)]
+pub mod testing;
 pub mod tokenizer;
 pub mod train;
 

@@ -325,3 +325,24 @@ fn a_loaded_model_survives_its_file_being_rewritten_in_place() {
     let message = input_error(load_model(dir.path()));
     assert!(message.contains("truncated"), "{message}");
 }
+
+#[test]
+fn a_test_skipped_for_missing_fixtures_is_counted_when_the_suite_ends() {
+    // this test binary, asked to run one fixture test with the fixtures pointed elsewhere
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "malformed_config_is_named", "--test-threads", "1"])
+        .env("GLASSBOX_SHARED", "/nonexistent/glassbox-fixtures")
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
+    assert!(stderr.contains("test malformed_config_is_named ... SKIPPED (shared fixtures not found"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "SKIPPED: 1 test of this suite did not run and is counted as passed above: malformed_config_is_named"
+        ),
+        "{stderr}"
+    );
+}

@@ -500,14 +500,8 @@ pub fn base64_decode(text: &str) -> Vec<u8> {
 /// One browser at a time: the machine has two cores.
 pub static BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Says that the running test is skipped, where `cargo test` shows it: straight to the
-/// process's stderr, since the test harness hides what `eprintln!` prints in a test that
-/// passes. The line reads like the harness's own: `test NAME ... SKIPPED (reason)`.
-pub fn skip(reason: &str) {
-    use std::io::Write;
-    let test = std::thread::current().name().unwrap_or("(unnamed)").to_string();
-    let _ = writeln!(std::io::stderr().lock(), "test {test} ... SKIPPED ({reason})");
-}
+/// Says that the running test is skipped; the test binary counts the skips when it exits.
+pub use glassbox::testing::skip;
 
 /// Sends `head` (the request line and headers, without the blank line that ends them)
 /// and `body` as they are, and reads the answer; for requests the helpers above would
