@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 /// Says that the running test is skipped; the test binary counts the skips when it exits.
+#[allow(unused_imports)] // not every test file that includes this module skips
 pub use glassbox::testing::skip;
 
 use std::path::{Path, PathBuf};

@@ -501,6 +501,7 @@ pub fn base64_decode(text: &str) -> Vec<u8> {
 pub static BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Says that the running test is skipped; the test binary counts the skips when it exits.
+#[allow(unused_imports)] // not every test file that includes this module skips
 pub use glassbox::testing::skip;
 
 /// Sends `head` (the request line and headers, without the blank line that ends them)

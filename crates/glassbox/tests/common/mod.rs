@@ -69,4 +69,5 @@ pub fn assert_close(name: &str, ours: &[f32], reference: &[f32], tol: f32) {
 }
 
 /// Says that the running test is skipped; the test binary counts the skips when it exits.
+#[allow(unused_imports)] // not every test file that includes this module skips
 pub use glassbox::testing::skip;
