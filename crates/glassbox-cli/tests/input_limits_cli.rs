@@ -3,25 +3,15 @@
 //! (from flags or from a damaged training state), training text a character vocabulary
 //! cannot represent, and a tokenizer that does not belong to its model.
 
+mod common;
+
+use common::{assert_bad_input, glassbox};
 use glassbox::io::safetensors::{write_f32, SafetensorsFile};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn glassbox(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_glassbox")).args(args).output().expect("run glassbox")
-}
+use std::process::Output;
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// Exit code 2, one line on stderr that contains `needle`, nothing about a panic or an abort.
-fn assert_bad_input(output: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
-    assert!(stderr.contains(needle), "expected '{needle}' in: {stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("memory allocation"), "{stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "one sentence, got: {stderr}");
 }
 
 fn assert_ok(output: &Output) {
