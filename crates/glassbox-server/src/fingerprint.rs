@@ -4,31 +4,14 @@
 //! place by `cp other/model.safetensors RUN/` — is noticed before its weights are used.
 
 use std::path::Path;
-use std::time::SystemTime;
 
+use glassbox::io::safetensors::FileStamp;
 use glassbox::tokenizer::{CHAR_FILE, HF_TOKENIZER_FILE, MERGES_FILE, VOCAB_FILE};
 
 /// The files of the model itself, read from the model directory.
 const MODEL_FILES: [&str; 2] = ["config.json", "model.safetensors"];
 /// The tokenizer's files, read from the tokenizer directory (a checkpoint borrows its run's).
 const TOKENIZER_FILES: [&str; 4] = [VOCAB_FILE, MERGES_FILE, HF_TOKENIZER_FILE, CHAR_FILE];
-
-/// One file as the file system describes it; `None` when it does not exist.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct FileStamp {
-    inode: u64,
-    size: u64,
-    modified: Option<SystemTime>,
-}
-
-fn stamp(path: &Path) -> Option<FileStamp> {
-    let meta = std::fs::metadata(path).ok()?;
-    #[cfg(unix)]
-    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
-    #[cfg(not(unix))]
-    let inode = 0;
-    Some(FileStamp { inode, size: meta.len(), modified: meta.modified().ok() })
-}
 
 /// The stamps of a model's files, in a fixed order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,8 +20,8 @@ pub struct Fingerprint(Vec<Option<FileStamp>>);
 impl Fingerprint {
     /// The model files of `dir` and the tokenizer files of `tokenizer_dir`, as they are now.
     pub fn of(dir: &Path, tokenizer_dir: &Path) -> Fingerprint {
-        let model = MODEL_FILES.iter().map(|name| stamp(&dir.join(name)));
-        let tokenizer = TOKENIZER_FILES.iter().map(|name| stamp(&tokenizer_dir.join(name)));
+        let model = MODEL_FILES.iter().map(|name| FileStamp::of_path(&dir.join(name)));
+        let tokenizer = TOKENIZER_FILES.iter().map(|name| FileStamp::of_path(&tokenizer_dir.join(name)));
         Fingerprint(model.chain(tokenizer).collect())
     }
 }
