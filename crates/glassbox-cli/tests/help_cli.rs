@@ -28,7 +28,7 @@ fn undocumented(help: &str) -> Vec<String> {
 
 #[test]
 fn every_space_argument_and_flag_is_documented() {
-    for command in ["neighbors", "analogy", "map", "context"] {
+    for command in ["neighbors", "analogy", "map", "context", "eval"] {
         let text = help(&["space", "MODEL", command]);
         let missing = undocumented(&text);
         assert!(missing.is_empty(), "space {command}: {missing:?}\n{text}");

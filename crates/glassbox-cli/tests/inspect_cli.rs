@@ -307,6 +307,64 @@ fn analogy_returns_the_relation_built_into_a_model() {
     assert!(err.contains("ids 0 to 9"), "{err}");
 }
 
+#[test]
+fn space_eval_scores_a_relation_built_into_a_model_against_the_baseline() {
+    // gender is dimension 0; each pair has its own dimension: K/Q, M/W, and P/S twice as
+    // strong, so that S is P's nearest neighbour (cos 3/5) and the baseline gets P's questions
+    let n = 10;
+    let unit = |entries: &[(usize, f32)]| {
+        let mut v = vec![0.0; n];
+        entries.iter().for_each(|&(i, x)| v[i] = x);
+        v
+    };
+    let mut rows = Vec::new();
+    for (pair, strength) in [(0, 1.0), (1, 1.0), (2, 2.0)] {
+        rows.push((2 * pair, unit(&[(0, 1.0), (1 + pair, strength)])));
+        rows.push((2 * pair + 1, unit(&[(0, -1.0), (1 + pair, strength)])));
+    }
+    for id in 6..10 {
+        rows.push((id, unit(&[(id - 2, 1.0)])));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    char_model(dir.path(), "KQMWPSabcd", &rows, n, 16);
+    let d = dir.path().to_str().unwrap();
+    let questions = dir.path().join("questions.txt");
+    // every ordered pair of the three pairs; then words of two tokens ("KQ") and none ("z")
+    std::fs::write(
+        &questions,
+        ": gender\nK Q M W\nK Q P S\nM W K Q\nM W P S\nP S K Q\nP S M W\n\n: multi-token\nKQ Q M W\nK Q M z\nK Q Ma W\n",
+    )
+    .unwrap();
+    let q = questions.to_str().unwrap();
+    let json: Value = serde_json::from_str(&ok(&["space", d, "eval", "--analogies", q, "--json"])).unwrap();
+    let gender = &json["sections"][0];
+    assert_eq!(gender["name"], "gender");
+    assert_eq!((gender["questions"].as_u64(), gender["covered"].as_u64()), (Some(6), Some(6)));
+    assert_eq!(gender["accuracy_excluding_query"], 1.0);
+    // c = P in "K Q P S" and "M W P S": the baseline is right on 2 of 6
+    assert_eq!(gender["right_baseline"], 2);
+    let multi = &json["sections"][1];
+    assert_eq!((multi["questions"].as_u64(), multi["covered"].as_u64()), (Some(3), Some(0)));
+    assert!(multi["accuracy_excluding_query"].is_null(), "nothing covered, nothing scored: {multi}");
+    let overall = &json["overall"];
+    assert_eq!((overall["questions"].as_u64(), overall["covered"].as_u64()), (Some(9), Some(6)));
+    assert_eq!(overall["accuracy_excluding_query"], 1.0, "uncovered questions are not wrong");
+    let text = ok(&["space", d, "eval", "--analogies", q]);
+    let line = text.lines().find(|l| l.trim_start().starts_with("gender")).unwrap();
+    assert!(line.contains("100.0%") && line.contains("33.3%"), "{text}");
+    assert!(text.contains("baseline") && text.lines().any(|l| l.trim_start().starts_with("overall")), "{text}");
+    // the built-in set: a letter vocabulary spells none of its words as one token
+    let builtin: Value = serde_json::from_str(&ok(&["space", d, "eval", "--json"])).unwrap();
+    assert_eq!(builtin["overall"]["covered"], 0);
+    assert!(builtin["overall"]["questions"].as_u64().unwrap() > 100);
+    // a malformed line, named by its number
+    std::fs::write(&questions, ": gender\nK Q M W\n\nK Q M\n").unwrap();
+    let err = bad_input(&["space", d, "eval", "--analogies", q]);
+    assert!(err.contains("line 4") && err.contains("'K Q M'") && err.contains("four words"), "{err}");
+    let err = bad_input(&["space", d, "eval", "--analogies", "/no/such/questions.txt"]);
+    assert!(err.contains("/no/such/questions.txt"), "{err}");
+}
+
 /// A minimal XML well-formedness check: one root, every tag closed in order, attributes
 /// quoted, no raw `<` or `&` outside markup and entities.
 fn well_formed(xml: &str) -> Result<usize, String> {

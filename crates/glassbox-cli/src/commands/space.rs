@@ -6,6 +6,7 @@
 //! glassbox space MODEL map [WORD…] --out map.svg the words on a 2-D PCA map (SVG)
 //! glassbox space MODEL context WORD --in TEXT --in TEXT
 //!                                                the word's vector layer by layer, per sentence
+//! glassbox space MODEL eval [--analogies FILE]    analogy accuracy (questions-words.txt format)
 //! ```
 //!
 //! A word of several tokens is the mean of its tokens' vectors (and the output says so);
@@ -15,6 +16,7 @@ use super::explain::{bar, fit, quoted, Style};
 use super::trace::{load, InterventionArgs};
 use crate::output::say;
 use anyhow::Result;
+use glassbox::inspect::analogy_eval::{builtin_questions, evaluate, parse_questions, SectionScore};
 use glassbox::inspect::space::{analogy, context, map, neighbors, resolve_word, Neighbor, Word};
 use glassbox::inspect::TokenText;
 use glassbox::tokenizer::Tokenizer;
@@ -82,6 +84,33 @@ enum SpaceCommand {
         #[command(flatten)]
         interventions: InterventionArgs,
     },
+    /// Analogy accuracy: how often b − a + c is nearest to d, per section, against the
+    /// baseline "nearest neighbour of c"; questions with a word of several tokens are not counted.
+    Eval {
+        /// Questions in the questions-words.txt format (': section' lines, then 'a b c d');
+        /// default: a built-in set written for a Shakespeare-trained BPE vocabulary.
+        #[arg(long, value_name = "FILE")]
+        analogies: Option<PathBuf>,
+        /// Print the scores as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn percent(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "—".to_string(), |r| format!("{:.1}%", 100.0 * r))
+}
+
+fn score_line(score: &SectionScore) -> String {
+    format!(
+        "{}  {:>9}  {:>8}  {:>10}  {:>10}  {:>9}",
+        fit(&score.name, 20),
+        score.questions,
+        score.covered,
+        percent(score.accuracy_excluding_query),
+        percent(score.accuracy_including_query),
+        percent(score.accuracy_baseline)
+    )
 }
 
 fn describe_word(w: &Word, tokenizer: Option<&Tokenizer>) -> String {
@@ -210,6 +239,48 @@ pub fn run(args: Args) -> Result<()> {
                 "  {}",
                 s.dim("blocks.0.hook_resid_pre adds the position embedding; each block then mixes in the context")
             );
+        }
+        SpaceCommand::Eval { analogies, json } => {
+            let (sections, source) = match &analogies {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path).map_err(|e| {
+                        Error::input(format!(
+                            "cannot read the analogy questions {}: {e}; give a UTF-8 text file in the questions-words.txt format",
+                            path.display()
+                        ))
+                    })?;
+                    (parse_questions(&text, &path.display().to_string())?, path.display().to_string())
+                }
+                None => (builtin_questions(), "the built-in questions".to_string()),
+            };
+            let eval = evaluate(&model.params, tok, &sections)?;
+            if json {
+                say!("{}", serde_json::to_string(&eval)?);
+                return Ok(());
+            }
+            say!("{}", s.bold(&format!("analogies a : b :: c : d — {source}, answer b − a + c")));
+            say!("  {}", s.dim("covered: all four words are single tokens; the other questions are not counted"));
+            say!(
+                "  {}",
+                s.dim("accuracy over the covered: excluding a, b, c from the answers (the usual convention), including them,")
+            );
+            say!("  {}", s.dim("and the baseline: is d simply c's nearest neighbour? (Linzen 2016)"));
+            say!(
+                "  {}",
+                s.dim(&format!(
+                    "{}  {:>9}  {:>8}  {:>10}  {:>10}  {:>9}",
+                    fit("section", 20),
+                    "questions",
+                    "covered",
+                    "excluding",
+                    "including",
+                    "baseline"
+                ))
+            );
+            for score in &eval.sections {
+                say!("  {}", score_line(score));
+            }
+            say!("  {}", s.bold(&score_line(&eval.overall)));
         }
     }
     Ok(())

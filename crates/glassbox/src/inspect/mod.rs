@@ -9,8 +9,10 @@
 //! - [`heads`]: previous-token, duplicate-token and induction head detectors.
 //! - [`intervention`]: zero, scale or patch any hook (or one head) during a forward pass.
 //! - [`space`]: the semantic space of embeddings: neighbours, analogies, maps, context.
+//! - [`analogy_eval`]: analogy questions (`questions-words.txt`) scored on the embeddings.
 //! - [`pca`], [`svg`]: the 2-D projection and its picture.
 
+pub mod analogy_eval;
 pub mod explain;
 pub mod heads;
 pub mod hooks;
