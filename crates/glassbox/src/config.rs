@@ -225,27 +225,17 @@ fn refuse_math_changing_fields(object: &serde_json::Map<String, Value>) -> Resul
              support it, so it refuses the model rather than compute something else"
         ))
     };
-    if let Some(value) = object.get("scale_attn_weights") {
-        if value.as_bool() != Some(true) {
-            return Err(unsupported(
-                "scale_attn_weights",
-                value,
-                "turns off the 1/√d_head scaling of attention scores",
-            ));
-        }
-    }
-    if let Some(value) = object.get("scale_attn_by_inverse_layer_idx") {
-        if value.as_bool() != Some(false) {
-            return Err(unsupported(
-                "scale_attn_by_inverse_layer_idx",
-                value,
-                "divides each layer's attention scores by its layer number",
-            ));
-        }
-    }
-    if let Some(value) = object.get("add_cross_attention") {
-        if value.as_bool() != Some(false) {
-            return Err(unsupported("add_cross_attention", value, "adds cross-attention to an encoder"));
+    // (field, the only value glassbox computes, what another value would do)
+    let fixed = [
+        ("scale_attn_weights", true, "turns off the 1/√d_head scaling of attention scores"),
+        ("scale_attn_by_inverse_layer_idx", false, "divides each layer's attention scores by its layer number"),
+        ("add_cross_attention", false, "adds cross-attention to an encoder"),
+    ];
+    for (field, supported, what) in fixed {
+        if let Some(value) = object.get(field) {
+            if value.as_bool() != Some(supported) {
+                return Err(unsupported(field, value, what));
+            }
         }
     }
     if let Some(value) = object.get("n_inner").filter(|v| !v.is_null()) {

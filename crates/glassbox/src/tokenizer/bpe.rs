@@ -34,8 +34,6 @@ pub struct BpeTokenizer {
     /// `token_bytes[offsets[id]..offsets[id + 1]]`.
     token_bytes: Vec<u8>,
     offsets: Vec<u32>,
-    /// `false` for an id that no token has (a hole in a sparse `vocab.json`).
-    present: Vec<bool>,
     /// The token of each single byte.
     byte_ids: Box<[u32; 256]>,
     /// (left, right) packed as `left << 32 | right` → `rank << 32 | merged`.
@@ -80,10 +78,17 @@ impl BpeTokenizer {
         }
         let mut token_bytes = Vec::new();
         let mut offsets = Vec::with_capacity(tokens.len() + 1);
-        let mut present = Vec::with_capacity(tokens.len());
         let mut ids: FxHashMap<Vec<u8>, u32> = FxHashMap::default();
         offsets.push(0u32);
         let special_ids: Vec<u32> = special.iter().map(|(_, id)| *id).collect();
+        // Every id from 0 up has a token: a gap would be an output no text can show.
+        if let Some(gap) = tokens.iter().position(Option::is_none) {
+            return Err(Error::input(format!(
+                "no token has the id {gap}, yet ids run up to {}; a vocabulary's ids must run from 0 without gaps \
+                 (a gap is an output the model can sample but no text can show)",
+                tokens.len() - 1
+            )));
+        }
         for (id, token) in tokens.iter().enumerate() {
             if let Some(bytes) = token {
                 token_bytes.extend_from_slice(bytes);
@@ -91,17 +96,9 @@ impl BpeTokenizer {
                     ids.entry(bytes.clone()).or_insert(id as u32);
                 }
             }
-            present.push(token.is_some());
             let end = u32::try_from(token_bytes.len())
                 .map_err(|_| Error::input("the vocabulary's tokens add up to more than 4 GiB"))?;
             offsets.push(end);
-        }
-        if let Some(gap) = present.iter().position(|&p| !p) {
-            return Err(Error::input(format!(
-                "no token has the id {gap}, yet ids run up to {}; a vocabulary's ids must run from 0 without gaps \
-                 (a gap is an output the model can sample but no text can show)",
-                tokens.len() - 1
-            )));
         }
         let mut byte_ids = Box::new([0u32; 256]);
         for b in 0..=255u8 {
@@ -141,28 +138,26 @@ impl BpeTokenizer {
             merges.push(Merge { left, right, merged });
         }
         for (name, id) in &special {
-            if !present.get(*id as usize).copied().unwrap_or(false) {
+            if *id as usize >= tokens.len() {
                 return Err(Error::input(format!(
                     "the special token {name:?} has id {id}, which is not in the vocabulary"
                 )));
             }
         }
-        Ok(BpeTokenizer { token_bytes, offsets, present, byte_ids, merge_map, merges, ids, special })
+        Ok(BpeTokenizer { token_bytes, offsets, byte_ids, merge_map, merges, ids, special })
     }
 
     /// How many ids there are (the largest id + 1).
     pub fn vocab_size(&self) -> usize {
-        self.present.len()
+        self.offsets.len() - 1
     }
 
     /// The bytes of token `id`, or `None` if there is no such token.
     #[inline]
     pub fn token_bytes(&self, id: u32) -> Option<&[u8]> {
         let i = id as usize;
-        if !*self.present.get(i)? {
-            return None;
-        }
-        Some(&self.token_bytes[self.offsets[i] as usize..self.offsets[i + 1] as usize])
+        let end = *self.offsets.get(i + 1)?;
+        Some(&self.token_bytes[self.offsets[i] as usize..end as usize])
     }
 
     /// The id of the ordinary token with exactly these bytes.
