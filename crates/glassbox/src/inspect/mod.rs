@@ -10,9 +10,11 @@
 //! - [`intervention`]: zero, scale or patch any hook (or one head) during a forward pass.
 //! - [`space`]: the semantic space of embeddings: neighbours, analogies, maps, context.
 //! - [`analogy_eval`]: analogy questions (`questions-words.txt`) scored on the embeddings.
+//! - [`categories`]: words by category, and how well the embeddings cluster them (purity).
 //! - [`pca`], [`svg`]: the 2-D projection and its picture.
 
 pub mod analogy_eval;
+pub mod categories;
 pub mod explain;
 pub mod heads;
 pub mod hooks;
