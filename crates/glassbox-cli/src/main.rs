@@ -3,6 +3,7 @@
 //! `commands/<name>.rs`.
 
 mod commands;
+mod corpus;
 mod interrupt;
 mod output;
 
@@ -24,7 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a tiny GPT to sort letters, in under a minute, and show its insides.
+    /// Train a tiny GPT to sort letters in under a minute and show its insides; `demo
+    /// meaning`: a GPT reads Shakespeare and its words become a semantic space.
     Demo(commands::demo::Args),
     /// Train a GPT from scratch on a text file or a built-in task.
     Train(commands::train::Args),

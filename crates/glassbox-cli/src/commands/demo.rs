@@ -7,6 +7,7 @@
 //! Like every command that writes a directory, it refuses to replace one that holds
 //! something unless given `--force` — except its own earlier run in the default
 //! `runs/sorter`, so that README's first command can be run again.
+//! `glassbox demo meaning` is the second demo, in `demo_meaning.rs`.
 
 use super::train::TrainBar;
 use crate::output::say;
@@ -22,19 +23,31 @@ use std::time::Instant;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Where to save the trained sorter (a model directory other commands load) [default:
-    /// runs/sorter, where an earlier demo's run is replaced].
+    /// Which demo: `sorter` (a tiny GPT learns to sort letters, under a minute) or `meaning`
+    /// (a GPT reads Shakespeare and its words become a semantic space, about 6 minutes).
+    #[arg(value_enum, default_value_t = Which::Sorter)]
+    pub which: Which,
+    /// Where to save the trained model (a model directory other commands load) [default:
+    /// runs/sorter or runs/meaning, where the same demo's earlier run is replaced].
     #[arg(long, value_name = "RUN")]
-    out: Option<PathBuf>,
+    pub out: Option<PathBuf>,
     /// Replace --out if it already holds something.
     #[arg(long)]
-    force: bool,
-    /// Training steps.
+    pub force: bool,
+    /// Training steps [default: 600 for sorter, 3000 for meaning].
     #[arg(long)]
-    steps: Option<usize>,
-    /// Seeds the initial weights and the training examples.
+    pub steps: Option<usize>,
+    /// Seeds the initial weights and the order of the training examples.
     #[arg(long, default_value_t = 1337)]
-    seed: u64,
+    pub seed: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Which {
+    /// The letter sorter: 3 layers, 3 heads, 48 dims, vocabulary A B C.
+    Sorter,
+    /// A word model of Shakespeare's complete works and its semantic space.
+    Meaning,
 }
 
 /// Where the demo saves its run unless told otherwise.
@@ -45,6 +58,13 @@ const WALKTHROUGH: &str = "CBABBC";
 const EXAMPLES: [&str; 5] = ["CBABBC", "ACBCAB", "CCCAAA", "BABABA", "CAB"];
 
 pub fn run(args: Args) -> Result<()> {
+    match args.which {
+        Which::Sorter => sorter(args),
+        Which::Meaning => super::demo_meaning::run(args),
+    }
+}
+
+fn sorter(args: Args) -> Result<()> {
     let style = Style::detect();
     let replace = args.force || (args.out.is_none() && holds_an_earlier_demo(Path::new(DEFAULT_OUT)));
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
@@ -156,7 +176,7 @@ fn holds_an_earlier_demo(dir: &Path) -> bool {
 
 /// The demo replaces a run only when told to (or when it is the demo's own earlier run in
 /// the default place): a run could have been trained for hours.
-fn refuse_to_replace(out: &Path, force: bool) -> Result<()> {
+pub(super) fn refuse_to_replace(out: &Path, force: bool) -> Result<()> {
     if holds_a_model(out) && !force {
         return Err(Error::input(format!(
             "{} already holds a model (an earlier demo?); pass --force to replace it, or --out DIR to keep it",
@@ -288,12 +308,12 @@ fn meter(fraction: f32, width: usize) -> String {
 }
 
 /// ANSI styling when stdout is a terminal (and NO_COLOR is unset).
-struct Style {
+pub(super) struct Style {
     on: bool,
 }
 
 impl Style {
-    fn detect() -> Self {
+    pub(super) fn detect() -> Self {
         Style { on: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
     }
 
@@ -305,10 +325,10 @@ impl Style {
         }
     }
 
-    fn bold(&self, text: &str) -> String {
+    pub(super) fn bold(&self, text: &str) -> String {
         self.paint("1", text)
     }
-    fn dim(&self, text: &str) -> String {
+    pub(super) fn dim(&self, text: &str) -> String {
         self.paint("2", text)
     }
     fn cyan(&self, text: &str) -> String {
@@ -319,5 +339,10 @@ impl Style {
     }
     fn red(&self, text: &str) -> String {
         self.paint("31", text)
+    }
+    /// One of eight distinct colours, for the `index`-th category of a map.
+    pub(super) fn category(&self, index: usize, text: &str) -> String {
+        const COLOURS: [&str; 8] = ["1;31", "1;32", "1;33", "1;34", "1;35", "1;36", "38;5;208", "38;5;250"];
+        self.paint(COLOURS[index % COLOURS.len()], text)
     }
 }

@@ -5,6 +5,7 @@ pub mod bench_trace;
 pub mod bench_train;
 pub mod convert;
 pub mod demo;
+pub mod demo_meaning;
 pub mod explain;
 pub mod generate;
 pub mod heads;

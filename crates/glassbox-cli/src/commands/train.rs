@@ -320,19 +320,19 @@ pub fn describe_eval(e: &EvalReport) -> String {
 }
 
 /// A spinner for the preparation stages (reading, BPE training, tokenizing).
-struct Spinner {
+pub struct Spinner {
     bar: ProgressBar,
 }
 
 impl Spinner {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let bar = ProgressBar::new_spinner();
         bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("template"));
         bar.enable_steady_tick(Duration::from_millis(120));
         Spinner { bar }
     }
 
-    fn show(&self, stage: &str, done: usize, total: usize) {
+    pub fn show(&self, stage: &str, done: usize, total: usize) {
         if total > 0 {
             self.bar.set_message(format!("{stage} {done}/{total}"));
         } else {
@@ -340,7 +340,7 @@ impl Spinner {
         }
     }
 
-    fn finish(&self) {
+    pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
 }

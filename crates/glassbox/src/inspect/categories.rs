@@ -33,35 +33,83 @@ pub fn builtin_categories() -> Vec<Category> {
     const LISTS: &[(&str, &[&str])] = &[
         (
             "royalty",
-            &["king", "queen", "prince", "princess", "duke", "duchess", "lord", "lady", "emperor", "earl", "sovereign", "majesty", "knight", "noble"],
+            &[
+                "king",
+                "queen",
+                "prince",
+                "princess",
+                "duke",
+                "duchess",
+                "lord",
+                "lady",
+                "emperor",
+                "earl",
+                "sovereign",
+                "majesty",
+                "knight",
+                "noble",
+            ],
         ),
         (
             "family",
-            &["father", "mother", "son", "daughter", "brother", "sister", "husband", "wife", "uncle", "aunt", "cousin", "child", "nephew", "widow", "kinsman"],
+            &[
+                "father", "mother", "son", "daughter", "brother", "sister", "husband", "wife", "uncle", "aunt",
+                "cousin", "child", "nephew", "widow", "kinsman",
+            ],
         ),
         (
             "body",
-            &["hand", "eye", "head", "heart", "face", "arm", "foot", "tongue", "lips", "hair", "blood", "ear", "cheek", "brow", "breast", "bones"],
+            &[
+                "hand", "eye", "head", "heart", "face", "arm", "foot", "tongue", "lips", "hair", "blood", "ear",
+                "cheek", "brow", "breast", "bones",
+            ],
         ),
         (
             "numbers",
-            &["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twenty", "hundred", "thousand"],
+            &[
+                "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twenty", "hundred",
+                "thousand",
+            ],
         ),
         (
             "places",
-            &["England", "France", "Rome", "London", "Venice", "Italy", "Paris", "Egypt", "Athens", "Scotland", "Wales", "Spain", "Denmark", "Greece", "Milan", "Naples", "York"],
+            &[
+                "England", "France", "Rome", "London", "Venice", "Italy", "Paris", "Egypt", "Athens", "Scotland",
+                "Wales", "Spain", "Denmark", "Greece", "Milan", "Naples", "York",
+            ],
         ),
         (
             "feelings",
-            &["love", "hate", "fear", "joy", "grief", "sorrow", "anger", "rage", "hope", "pity", "shame", "despair", "woe", "delight", "pride"],
+            &[
+                "love", "hate", "fear", "joy", "grief", "sorrow", "anger", "rage", "hope", "pity", "shame", "despair",
+                "woe", "delight", "pride",
+            ],
         ),
         (
             "animals",
-            &["horse", "dog", "lion", "wolf", "bear", "fox", "bird", "eagle", "serpent", "lamb", "sheep", "ass", "cat", "deer", "dove", "crow", "hawk", "goose"],
+            &[
+                "horse", "dog", "lion", "wolf", "bear", "fox", "bird", "eagle", "serpent", "lamb", "sheep", "ass",
+                "cat", "deer", "dove", "crow", "hawk", "goose",
+            ],
         ),
         (
             "time",
-            &["day", "night", "morning", "evening", "hour", "year", "week", "month", "winter", "summer", "spring", "today", "tomorrow", "yesterday"],
+            &[
+                "day",
+                "night",
+                "morning",
+                "evening",
+                "hour",
+                "year",
+                "week",
+                "month",
+                "winter",
+                "summer",
+                "spring",
+                "today",
+                "tomorrow",
+                "yesterday",
+            ],
         ),
     ];
     LISTS
@@ -193,7 +241,9 @@ pub fn score(params: &Params, coverage: &Coverage) -> Result<CategoryScore> {
     for i in 0..n {
         let nearest = (0..n)
             .filter(|&j| j != i)
-            .max_by(|&a, &b| cosine(&vectors[i], &vectors[a]).total_cmp(&cosine(&vectors[i], &vectors[b])).then(b.cmp(&a)))
+            .max_by(|&a, &b| {
+                cosine(&vectors[i], &vectors[a]).total_cmp(&cosine(&vectors[i], &vectors[b])).then(b.cmp(&a))
+            })
             .expect("at least four words");
         agree += usize::from(labels[nearest] == labels[i]);
     }
