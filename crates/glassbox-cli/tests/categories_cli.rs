@@ -4,67 +4,16 @@
 //! agreement beside their chance levels; `--categories FILE` reads categories of one's
 //! own, and a malformed file gets one sentence naming its line and exit code 2.
 //!
-//! The model is built by hand: a BPE vocabulary trained on the first six words of each
-//! built-in category (so that they are single tokens and most of the rest are not; a few,
-//! like "ear" inside "heart", come whole as a part of them), and token embeddings that
-//! point each category's single-token words along one axis of their own, so the clusters
-//! must find the categories exactly.
+//! The model is built by hand ([`glassbox::testing::write_category_model`]): each
+//! category's single-token words point along one axis of their own, so the clusters must
+//! find the categories exactly.
 
 mod common;
 
 use common::{assert_bad_input, glassbox, text};
-use glassbox::config::GptConfig;
 use glassbox::inspect::categories::builtin_categories;
-use glassbox::inspect::space::resolve_word;
-use glassbox::io::save_model;
-use glassbox::model::Params;
-use glassbox::tokenizer::{train_bpe, Tokenizer};
+use glassbox::testing::{write_category_model, CATEGORY_MODEL_LEARNED};
 use serde_json::Value;
-use std::path::Path;
-
-/// Words per built-in category that the vocabulary learns whole.
-const LEARNED: usize = 6;
-const N_EMBD: usize = 16;
-
-/// Writes the model into `dir`; returns its vocabulary size and, per built-in category,
-/// its words that are single tokens.
-fn category_model(dir: &Path) -> (usize, Vec<Vec<String>>) {
-    let learned: Vec<Vec<String>> =
-        builtin_categories().into_iter().map(|c| c.words.into_iter().take(LEARNED).collect()).collect();
-    let line = learned.iter().flatten().cloned().collect::<Vec<_>>().join(" ");
-    // every word after a space, as the map looks it up (" king")
-    let corpus = format!(" {line}").repeat(30);
-    let bpe = train_bpe(&corpus, 4000, &mut |_, _| {}).unwrap();
-    let tokenizer = Tokenizer::Bpe(bpe);
-    let vocab = tokenizer.vocab_size();
-    let config = GptConfig::new(1, 1, N_EMBD, vocab, 8);
-    let mut params = Params::zeros(&config);
-    let wte = params.tensors_mut().wte;
-    // every token a little off in the second half of the dimensions ...
-    for id in 0..vocab {
-        wte[id * N_EMBD + 8 + id % 8] = 0.2;
-    }
-    // ... and category c's single-token words along axis c, each with a small wobble
-    let mut single = Vec::new();
-    for (category, list) in builtin_categories().iter().enumerate() {
-        let mut words = Vec::new();
-        for (j, word) in list.words.iter().enumerate() {
-            let ids = resolve_word(word, Some(&tokenizer), vocab, false).unwrap().ids;
-            assert!(j >= LEARNED || ids.len() == 1, "'{word}' should be one token of the trained vocabulary");
-            if ids.len() == 1 {
-                let row = &mut wte[ids[0] as usize * N_EMBD..][..N_EMBD];
-                row.fill(0.0);
-                row[category] = 1.0;
-                row[8 + j % 8] = 0.1;
-                words.push(word.clone());
-            }
-        }
-        single.push(words);
-    }
-    save_model(dir, &config, &params).unwrap();
-    tokenizer.save(dir).unwrap();
-    (vocab, single)
-}
 
 fn ok(args: &[&str]) -> String {
     let out = glassbox(args);
@@ -87,7 +36,7 @@ fn point_colours(svg: &str) -> Vec<(String, String)> {
 #[test]
 fn a_map_without_words_places_the_category_words_coloured_by_category() {
     let dir = tempfile::tempdir().unwrap();
-    let (vocab, single) = category_model(dir.path());
+    let (vocab, single) = write_category_model(dir.path());
     assert!(vocab > 300, "the vocabulary must be too large to map whole: {vocab}");
     let d = dir.path().to_str().unwrap();
     let svg_path = dir.path().join("map.svg");
@@ -102,7 +51,7 @@ fn a_map_without_words_places_the_category_words_coloured_by_category() {
     let not_covered = format!("not covered ({}:", asked - covered);
     assert!(printed.contains(&not_covered), "{printed}");
     // the seventh royal word is the first not learned
-    assert!(printed.contains(&format!(": {} ", builtin[0].words[LEARNED])), "{printed}");
+    assert!(printed.contains(&format!(": {} ", builtin[0].words[CATEGORY_MODEL_LEARNED])), "{printed}");
     let royalty = printed.lines().find(|l| l.trim_start().starts_with("royalty (6)")).unwrap();
     assert!(royalty.contains("king queen prince"), "{royalty}");
     // each category along its own axis: the clusters are the categories, each word's nearest
@@ -149,7 +98,7 @@ fn a_map_without_words_places_the_category_words_coloured_by_category() {
 #[test]
 fn categories_of_one_s_own_colour_the_map_and_bad_files_name_their_line() {
     let dir = tempfile::tempdir().unwrap();
-    category_model(dir.path());
+    write_category_model(dir.path());
     let d = dir.path().to_str().unwrap();
     let svg_path = dir.path().join("map.svg");
     let svg_arg = svg_path.to_str().unwrap();
