@@ -141,6 +141,14 @@ fn categories_of_one_s_own_colour_the_map_and_bad_files_name_their_line() {
     assert_eq!(colours[0].1, colours[3].1, "king and queen share a colour");
     assert_ne!(colours[0].1, colours[2].1);
 
+    // without categories, words given are coloured by k-means as before
+    let json: Value =
+        serde_json::from_str(&ok(&["space", d, "map", "king", "queen", "horse", "--out", svg_arg, "--json"])).unwrap();
+    let points = json["points"].as_array().unwrap();
+    assert_eq!(points.len(), 3);
+    assert!(points.iter().all(|p| p["cluster"].is_u64() && p.get("category").is_none()), "{json}");
+    assert!(!std::fs::read_to_string(&svg_path).unwrap().contains("legend"), "no legend without categories");
+
     // malformed files: one sentence naming the file and the line
     std::fs::write(&file, "king queen\n: crowns\nprince\n").unwrap();
     let err = glassbox(&["space", d, "map", "--categories", f, "--out", svg_arg]);

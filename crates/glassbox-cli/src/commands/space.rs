@@ -75,7 +75,8 @@ enum SpaceCommand {
         /// The SVG file to write.
         #[arg(long, value_name = "FILE.svg")]
         out: PathBuf,
-        /// Colour groups (k-means on direction); 0 picks about √(n/2).
+        /// Colour groups (k-means on direction) where the map is not coloured by category;
+        /// 0 picks about √(n/2).
         #[arg(long, default_value_t = 0)]
         clusters: usize,
         /// Tokenize the words exactly as typed (BPE: no leading space added).
