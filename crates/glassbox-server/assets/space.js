@@ -1,12 +1,20 @@
 // The semantic space: a PCA map of token embeddings, nearest neighbours, analogies, and
-// one word's drift through the layers (/api/space/*).
+// one word's drift through the layers (/api/space/*). Where the vocabulary holds enough of
+// the built-in category words (/api/space/categories), the default map is those words,
+// coloured by category, with cluster purity and nearest-word agreement beside chance.
 import { $, api, applyStatic, el, esc, fmt, heatmap, onLang, pct, setupPage, showTip, hideTip, t, tokenReceipt, tokenText } from "./common.js";
 
 const SERIES = ["#6a4fd0", "#c8443b", "#2f6db5", "#2f8a5b", "#c77a12", "#8a3fa0", "#3a8f9c", "#7a6a2f"];
-const S = { map: null, nb: null, an: null, dr: null };
+const S = { map: null, nb: null, an: null, dr: null, cat: null };
 window.glassbox = { state: S };
 
-function defaults(model) {
+// `cat`: the answer of /api/space/categories; when it covers enough words (a Shakespeare
+// vocabulary), the category words and Shakespeare's own examples
+function defaults(model, cat) {
+  if (cat && cat.covered) {
+    return { words: categoryWords(cat), nb: "king", an: ["king", "man", "woman"], dr: "grave",
+      sentences: "a grave and serious man\ndig a grave\na most grave and reverend lord" };
+  }
   const kind = model ? model.tokenizer.kind : "ids";
   if (kind === "bpe") {
     return { words: "king queen man woman boy girl prince princess Paris London France England cat dog horse apple banana red blue green one two three Monday Friday",
@@ -20,6 +28,10 @@ function defaults(model) {
   return { words: "#0 #1 #2 #3 #4 #5 #6 #7", nb: "#1", an: ["#1", "#2", "#3"], dr: "", sentences: "" };
 }
 
+function categoryWords(cat) { return cat.points.map((p) => p.word).join(" "); }
+// a category's name in the current language (the built-in ones are translated)
+function categoryName(name) { const key = `sp_cat_${name}`; const s = t(key); return s === key ? name : s; }
+
 function errorBox(e) { return el("div", { class: "error-box", text: e.message || String(e) }); }
 
 // ---------- map ----------
@@ -32,8 +44,11 @@ function scatter(points, W, H, opts = {}) {
   return { sx, sy };
 }
 
+// colours by category when the map is the categories' (res.categories), else by k-means
 function drawMap(res) {
   const box = $("#map-out");
+  const byCategory = Array.isArray(res.categories);
+  const group = (p) => (byCategory ? p.category : p.cluster);
   const W = Math.min(box.clientWidth || 900, 1160), H = Math.max(280, Math.min(460, Math.round(W * 0.45)));
   const { sx, sy } = scatter(res.points, W, H);
   const svg = [`<svg class="chart" id="map-svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`];
@@ -41,7 +56,7 @@ function drawMap(res) {
   svg.push(`<text x="${W - 40}" y="${H - 8}">PC1 →</text><text x="8" y="14">↑ PC2</text>`);
   res.points.forEach((p, i) => {
     const label = esc(p.word.startsWith("#") ? p.tokens.map(tokenText).join("") : p.word);
-    const color = SERIES[p.cluster % SERIES.length];
+    const color = SERIES[group(p) % SERIES.length];
     svg.push(`<g class="pt" data-i="${i}"><circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="5" fill="${color}" fill-opacity="0.85"/>` +
       `<text x="${(sx(p.x) + 8).toFixed(1)}" y="${(sy(p.y) + 4).toFixed(1)}" style="font-size:12px;fill:#1d1c22;font-family:var(--mono)">${label}</text></g>`);
   });
@@ -49,18 +64,39 @@ function drawMap(res) {
   const holder = el("div", { html: svg.join("") });
   holder.querySelectorAll(".pt").forEach((g) => {
     const p = res.points[Number(g.dataset.i)];
-    g.addEventListener("pointermove", (e) => showTip(`${p.tokens.map(tokenReceipt).join("<br>")}<br>PC1 ${fmt(p.x, 3)} · PC2 ${fmt(p.y, 3)} · k-means ${p.cluster}`, e.clientX, e.clientY));
+    const colour = byCategory ? categoryName(res.categories[p.category].name) : `k-means ${p.cluster}`;
+    g.addEventListener("pointermove", (e) => showTip(`${p.tokens.map(tokenReceipt).join("<br>")}<br>PC1 ${fmt(p.x, 3)} · PC2 ${fmt(p.y, 3)} · ${esc(colour)}`, e.clientX, e.clientY));
     g.addEventListener("pointerleave", hideTip);
   });
   const info = el("div", { class: "small muted", style: { marginTop: "6px" } },
-    t("sp_explained", { a: pct(res.explained[0]), b: pct(res.explained[1]) }), ` · ${t("sp_clusters")} · ${res.of} [${res.points.length} × ${res.dim}]`);
-  const skipped = res.skipped.length ? el("div", { class: "small muted" }, t("sp_skipped") + ": ",
+    t("sp_explained", { a: pct(res.explained[0]), b: pct(res.explained[1]) }), ` · ${byCategory ? t("sp_by_category") : t("sp_clusters")} · ${res.of} [${res.points.length} × ${res.dim}]`);
+  const skipped = res.skipped && res.skipped.length ? el("div", { class: "small muted" }, t("sp_skipped") + ": ",
     res.skipped.map((s) => `${s.word} (${s.reason})`).join("; ")) : null;
-  box.replaceChildren(holder, info, skipped || "");
+  box.replaceChildren(holder, info, skipped || "", ...(byCategory ? categoryNotes(res) : []));
+}
+
+// the legend, the scores beside their chance levels, what purity means, what was left out
+function categoryNotes(res) {
+  const legend = el("div", { class: "row small", id: "map-legend", style: { gap: "12px", marginTop: "6px", flexWrap: "wrap" } },
+    res.categories.map((c, i) => el("span", { class: "legend-item" },
+      el("span", { style: { display: "inline-block", width: "10px", height: "10px", borderRadius: "50%", background: SERIES[i % SERIES.length], marginRight: "4px" } }),
+      `${categoryName(c.name)} (${c.words.length})`)));
+  const sc = res.score;
+  const scores = el("div", { id: "map-scores", style: { marginTop: "8px" } },
+    t("sp_cat_scores", { k: sc.k, p: pct(sc.purity), pc: pct(sc.purity_chance), a: pct(sc.neighbour_agreement), ac: pct(sc.neighbour_chance) }));
+  const meaning = el("div", { class: "small muted" }, t("sp_cat_purity", { k: sc.k }));
+  const left = res.not_covered.length ? el("div", { class: "small muted" },
+    t("sp_cat_left", { n: res.not_covered.length, of: res.asked }) + ": " + res.not_covered.join(" ")) : "";
+  return [legend, scores, meaning, left];
 }
 
 async function runMap() {
   const words = $("#map-words").value.split(/[\s,]+/).filter(Boolean);
+  if (S.cat && S.cat.covered && words.join(" ") === categoryWords(S.cat)) {
+    S.map = S.cat;
+    drawMap(S.map);
+    return;
+  }
   try {
     S.map = await api("/api/space/map", { words });
     drawMap(S.map);
@@ -136,7 +172,8 @@ async function runDrift() {
 
 async function main() {
   const model = await setupPage("/space");
-  const d = defaults(model);
+  try { S.cat = await api("/api/space/categories", {}); } catch (e) { S.cat = null; }
+  const d = defaults(model, S.cat);
   $("#map-words").value = d.words;
   $("#nb-word").value = d.nb;
   [$("#an-a").value, $("#an-b").value, $("#an-c").value] = d.an;

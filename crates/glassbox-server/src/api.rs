@@ -327,3 +327,8 @@ pub async fn space_drift(State(state): State<Arc<AppState>>, body: Result<Bytes,
     })
     .await
 }
+
+/// The built-in category words this vocabulary holds, mapped, with purity and agreement.
+pub async fn space_categories(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
+    space_call(state, body, &[], |loaded, _| space::categories(loaded)).await
+}

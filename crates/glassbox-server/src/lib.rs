@@ -108,6 +108,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/space/neighbors", post(api::space_neighbors))
         .route("/api/space/analogy", post(api::space_analogy))
         .route("/api/space/drift", post(api::space_drift))
+        .route("/api/space/categories", post(api::space_categories))
         .route("/api/training/log", get(training::log))
         .route("/api/training/checkpoints", get(training::checkpoints))
         .route("/api/training/attention", post(training::attention))

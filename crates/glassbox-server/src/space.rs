@@ -1,7 +1,10 @@
 //! The semantic space (语义空间), through the engine's `inspect::space`: a PCA map of
-//! chosen words' embeddings (with k-means clusters), nearest neighbours by cosine,
-//! analogies (A − B + C), and one word's vectors compared across sentences, layer by layer.
+//! chosen words' embeddings (with k-means clusters), the map of the built-in category
+//! words with their cluster purity and nearest-word agreement (`inspect::categories`),
+//! nearest neighbours by cosine, analogies (A − B + C), and one word's vectors compared
+//! across sentences, layer by layer.
 
+use glassbox::inspect::categories::{builtin_categories, cover, score};
 use glassbox::inspect::space::{analogy as engine_analogy, context, map as engine_map, neighbors as engine_neighbors};
 use glassbox::inspect::space::{resolve_word, Neighbor, Word};
 use glassbox::inspect::TokenText;
@@ -66,6 +69,68 @@ pub fn map(loaded: &Loaded, words: &[String]) -> ApiResult<Value> {
         "skipped": skipped,
         "explained": m.projection.explained,
         "of": "wte rows (token embeddings; a word of several tokens is their mean)",
+        "dim": loaded.config().n_embd,
+    }))
+}
+
+/// The built-in category words this vocabulary holds as single tokens, mapped and scored:
+/// `covered: false` (with the reason) when there are too few of them to be worth a map
+/// (see [`glassbox::inspect::categories::Coverage::worth_showing`]), so that the page
+/// keeps its own defaults.
+pub fn categories(loaded: &Loaded) -> ApiResult<Value> {
+    let coverage = match cover(&builtin_categories(), loaded.tokenizer.as_ref(), loaded.config().vocab_size) {
+        Ok(coverage) => coverage,
+        Err(e) => return Ok(json!({"covered": false, "reason": e.to_string()})),
+    };
+    if !coverage.worth_showing() {
+        return Ok(json!({
+            "covered": false,
+            "reason": format!(
+                "{} of the {} category words are single tokens of this vocabulary, in {} categories of two or more",
+                coverage.words.len(),
+                coverage.asked,
+                coverage.categories.len()
+            ),
+        }));
+    }
+    let scores = score(loaded.params(), &coverage).map_err(ApiError::engine)?;
+    let words: Vec<Word> = coverage.words.iter().map(|w| w.word.clone()).collect();
+    let m = engine_map(loaded.params(), words, 0).map_err(ApiError::engine)?;
+    let points: Vec<Value> = m
+        .words
+        .iter()
+        .zip(&m.projection.coords)
+        .zip(&coverage.words)
+        .map(|((w, xy), labelled)| {
+            let mut p = word_json(loaded, w);
+            p["x"] = json!(xy[0]);
+            p["y"] = json!(xy[1]);
+            p["category"] = json!(labelled.category);
+            p
+        })
+        .collect();
+    let categories: Vec<Value> = coverage
+        .categories
+        .iter()
+        .enumerate()
+        .map(|(index, name)| json!({"name": name, "words": coverage.words_of(index).collect::<Vec<_>>()}))
+        .collect();
+    Ok(json!({
+        "covered": true,
+        "categories": categories,
+        "points": points,
+        "asked": coverage.asked,
+        "not_covered": coverage.not_covered,
+        "score": {
+            "words": scores.words,
+            "k": scores.categories,
+            "purity": scores.purity,
+            "purity_chance": scores.purity_chance,
+            "neighbour_agreement": scores.neighbour_agreement,
+            "neighbour_chance": scores.neighbour_chance,
+        },
+        "explained": m.projection.explained,
+        "of": "wte rows (token embeddings)",
         "dim": loaded.config().n_embd,
     }))
 }

@@ -44,6 +44,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/space/neighbors", &["word", "k"]),
     ("/api/space/analogy", &["a", "b", "c", "k"]),
     ("/api/space/drift", &["word", "sentences"]),
+    ("/api/space/categories", &[]),
     ("/api/training/attention", &["step", "prompt", "ids"]),
     (
         "/v1/completions",
@@ -153,7 +154,12 @@ fn random_body(rng: &mut Rng, fields: &[&str]) -> Value {
     let mut m = Map::new();
     for _ in 0..rng.below(fields.len() + 2) {
         let name =
-            if rng.chance(97) { rng.pick(fields).to_string() } else { random_text(rng).chars().take(10).collect() };
+            // a route without fields gets only unknown ones
+            if rng.chance(97) && !fields.is_empty() {
+                rng.pick(fields).to_string()
+            } else {
+                random_text(rng).chars().take(10).collect()
+            };
         let value = if rng.chance(60) {
             match name.as_str() {
                 "prompt" | "word" | "a" | "b" | "c" | "suffix" => {

@@ -4,6 +4,9 @@
 //! glassbox space MODEL neighbors WORD            nearest tokens by cosine similarity
 //! glassbox space MODEL analogy A B C             A − B + C (king − man + woman)
 //! glassbox space MODEL map [WORD…] --out map.svg the words on a 2-D PCA map (SVG)
+//! glassbox space MODEL map [--categories FILE] --out map.svg
+//!                                                words by category, coloured by it, with
+//!                                                cluster purity and nearest-word agreement
 //! glassbox space MODEL context WORD --in TEXT --in TEXT
 //!                                                the word's vector layer by layer, per sentence
 //! glassbox space MODEL eval [--analogies FILE]    analogy accuracy (questions-words.txt format)
@@ -17,11 +20,14 @@ use super::trace::{load, InterventionArgs};
 use crate::output::say;
 use anyhow::Result;
 use glassbox::inspect::analogy_eval::{builtin_questions, evaluate, parse_questions, SectionScore};
+use glassbox::inspect::categories::{builtin_categories, cover, parse_categories, score, Category, CategoryScore};
 use glassbox::inspect::space::{analogy, context, map, neighbors, resolve_word, Neighbor, Word};
 use glassbox::inspect::TokenText;
+use glassbox::io::Model;
 use glassbox::tokenizer::Tokenizer;
 use glassbox::Error;
-use std::path::PathBuf;
+use serde_json::json;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -60,19 +66,30 @@ enum SpaceCommand {
         exact: bool,
     },
     /// A 2-D map (PCA) of words' embeddings, as an SVG; without words, the whole vocabulary
-    /// when it has at most 300 tokens.
+    /// when it has at most 300 tokens, else the words of the built-in categories (royalty,
+    /// family, the body, …) it holds, coloured by category and scored.
     Map {
-        /// The words to place (#ID for a token id); none: every token of a small vocabulary.
+        /// The words to place (#ID for a token id); none: every token of a small vocabulary,
+        /// or the category words a larger one holds as single tokens.
         words: Vec<String>,
         /// The SVG file to write.
         #[arg(long, value_name = "FILE.svg")]
         out: PathBuf,
-        /// Colour groups (k-means on direction); 0 picks about √(n/2).
+        /// Colour groups (k-means on direction) where the map is not coloured by category;
+        /// 0 picks about √(n/2).
         #[arg(long, default_value_t = 0)]
         clusters: usize,
         /// Tokenize the words exactly as typed (BPE: no leading space added).
         #[arg(long)]
         exact: bool,
+        /// Colour by these categories (': name' lines, each followed by its words); without
+        /// words, map the categories' words. Default without words on a vocabulary of more
+        /// than 300 tokens: the built-in categories.
+        #[arg(long, value_name = "FILE")]
+        categories: Option<PathBuf>,
+        /// Print the points, categories and scores as JSON (the SVG is still written).
+        #[arg(long)]
+        json: bool,
     },
     /// The same word in different sentences: cosine similarity of its vectors at every layer.
     Context {
@@ -140,6 +157,206 @@ fn neighbor_table(s: &Style, list: &[Neighbor], tokenizer: Option<&Tokenizer>) {
     }
 }
 
+/// What `space map` was asked for.
+struct MapRequest<'a> {
+    model_dir: &'a Path,
+    words: Vec<String>,
+    out: PathBuf,
+    clusters: usize,
+    exact: bool,
+    json: bool,
+}
+
+fn map_title(request: &MapRequest) -> String {
+    format!("token embeddings of {} — PCA", request.model_dir.display())
+}
+
+fn write_svg(out: &Path, svg: &str) -> Result<()> {
+    glassbox::io::write_atomic(out, |w| w.write_all(svg.as_bytes()))?;
+    Ok(())
+}
+
+fn mapped_line(s: &Style, points: usize, out: &Path, explained: [f32; 2]) {
+    say!(
+        "{} {} points to {}  ·  PC1 {:.1}% and PC2 {:.1}% of the variance",
+        s.bold("mapped"),
+        points,
+        out.display(),
+        100.0 * explained[0],
+        100.0 * explained[1]
+    );
+}
+
+/// The words given (or every token of a small vocabulary), coloured by k-means cluster.
+fn map_words(model: &Model, tok: Option<&Tokenizer>, request: &MapRequest) -> Result<()> {
+    let v = model.config.vocab_size;
+    let s = Style::stdout();
+    let resolved: Vec<Word> = if request.words.is_empty() {
+        (0..v as u32).map(|id| resolve_word(&format!("#{id}"), tok, v, true)).collect::<Result<_, _>>()?
+    } else {
+        request.words.iter().map(|w| resolve_word(w, tok, v, request.exact)).collect::<Result<_, _>>()?
+    };
+    let m = map(&model.params, resolved, request.clusters)?;
+    write_svg(&request.out, &m.to_svg(&map_title(request), tok))?;
+    let label = |w: &Word| if w.word.starts_with('#') { TokenText::new(tok, w.ids[0]).display } else { w.word.clone() };
+    if request.json {
+        let points: Vec<_> = m
+            .words
+            .iter()
+            .zip(m.projection.coords.iter().zip(&m.clusters))
+            .map(|(w, (xy, cluster))| json!({"word": label(w), "ids": w.ids, "x": xy[0], "y": xy[1], "cluster": cluster}))
+            .collect();
+        say!("{}", json!({"svg": request.out, "explained": m.projection.explained, "points": points}));
+        return Ok(());
+    }
+    mapped_line(&s, m.words.len(), &request.out, m.projection.explained);
+    for w in m.words.iter().filter(|w| w.is_multi_token()) {
+        say!("  {}", s.dim(&describe_word(w, tok)));
+    }
+    for (w, (xy, cluster)) in m.words.iter().zip(m.projection.coords.iter().zip(&m.clusters)).take(40) {
+        say!("  {}  ({:>8.3}, {:>8.3})  group {}", fit(&label(w), 16), xy[0], xy[1], cluster);
+    }
+    if m.words.len() > 40 {
+        say!("  {}", s.dim(&format!("… and {} more in the SVG", m.words.len() - 40)));
+    }
+    Ok(())
+}
+
+/// The scores in one line, each beside its chance level.
+fn score_summary(score: &CategoryScore) -> String {
+    format!(
+        "k-means (k = {}) purity {} (chance {}) · nearest word of the same category {} (chance {})",
+        score.categories,
+        percent(Some(score.purity)),
+        percent(Some(score.purity_chance)),
+        percent(Some(score.neighbour_agreement)),
+        percent(Some(score.neighbour_chance))
+    )
+}
+
+/// Words coloured by category: the categories' words this vocabulary holds as single
+/// tokens, or the words given with the category each belongs to (words of none form a
+/// group of their own); scored when two categories have two words each.
+fn map_by_category(
+    model: &Model,
+    tok: Option<&Tokenizer>,
+    request: &MapRequest,
+    categories: &[Category],
+    source: &str,
+) -> Result<()> {
+    let v = model.config.vocab_size;
+    let s = Style::stdout();
+    let given = !request.words.is_empty();
+    // with words given, each category keeps the words among them
+    let asked: Vec<Category> = if given {
+        categories
+            .iter()
+            .map(|c| Category {
+                name: c.name.clone(),
+                words: c.words.iter().filter(|w| request.words.contains(w)).cloned().collect(),
+            })
+            .collect()
+    } else {
+        categories.to_vec()
+    };
+    let coverage = cover(&asked, tok, v)?;
+    // the map's words, the legend's category names, and each word's index into them
+    let (resolved, mut legend, groups): (Vec<Word>, Vec<String>, Vec<Option<usize>>) = if given {
+        let resolved: Vec<Word> =
+            request.words.iter().map(|w| resolve_word(w, tok, v, request.exact)).collect::<Result<_, _>>()?;
+        let named: Vec<&Category> = asked.iter().filter(|c| !c.words.is_empty()).collect();
+        let groups = request.words.iter().map(|w| named.iter().position(|c| c.words.contains(w))).collect();
+        (resolved, named.iter().map(|c| c.name.clone()).collect(), groups)
+    } else {
+        if coverage.categories.len() < 2 {
+            return Err(Error::input(format!(
+                "{source}: {} of {} words are single tokens of this {v}-token vocabulary, in {} categories of two \
+                 words or more, too few to map; name the words to map (space map king queen man woman --out \
+                 map.svg) or give --categories FILE with words this vocabulary holds",
+                coverage.words.len(),
+                coverage.asked,
+                coverage.categories.len()
+            ))
+            .into());
+        }
+        let words = coverage.words.iter().map(|w| w.word.clone()).collect();
+        (words, coverage.categories.clone(), coverage.words.iter().map(|w| Some(w.category)).collect())
+    };
+    let named = legend.len();
+    if groups.iter().any(Option::is_none) {
+        legend.push("(no category)".to_string());
+    }
+    let group_of: Vec<usize> = groups.iter().map(|g| g.unwrap_or(named)).collect();
+    let scores = if coverage.categories.len() >= 2 { Some(score(&model.params, &coverage)?) } else { None };
+    let m = map(&model.params, resolved, request.clusters)?;
+    write_svg(&request.out, &m.to_svg_by_group(&map_title(request), tok, &group_of, &legend))?;
+    if request.json {
+        let points: Vec<_> = m
+            .words
+            .iter()
+            .zip(m.projection.coords.iter().zip(&group_of))
+            .map(|(w, (xy, &group))| {
+                json!({"word": w.word, "ids": w.ids, "x": xy[0], "y": xy[1], "category": legend[..named].get(group)})
+            })
+            .collect();
+        say!(
+            "{}",
+            json!({
+                "svg": request.out,
+                "source": source,
+                "explained": m.projection.explained,
+                "categories": legend[..named],
+                "points": points,
+                "asked": coverage.asked,
+                "not_covered": coverage.not_covered,
+                "score": scores,
+            })
+        );
+        return Ok(());
+    }
+    mapped_line(&s, m.words.len(), &request.out, m.projection.explained);
+    for w in m.words.iter().filter(|w| w.is_multi_token()) {
+        say!("  {}", s.dim(&describe_word(w, tok)));
+    }
+    say!(
+        "{} {source}: {} of {} words are single tokens of this vocabulary",
+        s.bold("coloured by category —"),
+        coverage.words.len(),
+        coverage.asked
+    );
+    for (index, name) in coverage.categories.iter().enumerate() {
+        let words: Vec<&str> = coverage.words_of(index).collect();
+        say!("  {} {}", s.cyan(&fit(&format!("{name} ({})", words.len()), 18)), words.join(" "));
+    }
+    if !coverage.not_covered.is_empty() {
+        const SHOWN: usize = 12;
+        let more = coverage.not_covered.len().saturating_sub(SHOWN);
+        let tail = if more > 0 { format!(" … and {more} more") } else { String::new() };
+        say!(
+            "  {}",
+            s.dim(&format!(
+                "not covered ({}: several tokens, unknown, or a category left with one word): {}{tail}",
+                coverage.not_covered.len(),
+                coverage.not_covered[..coverage.not_covered.len().min(SHOWN)].join(" ")
+            ))
+        );
+    }
+    match &scores {
+        Some(score) => {
+            say!("  {}", s.bold(&score_summary(score)));
+            say!(
+                "  {}",
+                s.dim(
+                    "purity: k-means groups the words by direction knowing nothing of the categories; each group is \
+                     credited with its commonest category, and purity is the share of words so credited"
+                )
+            );
+        }
+        None => say!("  {}", s.dim("not scored: that needs two categories with two single-token words each")),
+    }
+    Ok(())
+}
+
 pub fn run(args: Args) -> Result<()> {
     let (model, tokenizer) = load(&args.model)?;
     let tok = tokenizer.as_ref();
@@ -165,41 +382,18 @@ pub fn run(args: Args) -> Result<()> {
             say!("  {}", s.bold("over every token (the query words often win: A − B + C stays near A and C):"));
             neighbor_table(&s, &result.without_exclusion, tok);
         }
-        SpaceCommand::Map { words, out, clusters, exact } => {
-            let resolved: Vec<Word> = if words.is_empty() {
-                if v > 300 {
-                    return Err(Error::input(format!(
-                        "name the words to map (this vocabulary has {v} tokens, too many to draw): space map king queen man woman --out map.svg"
-                    ))
-                    .into());
+        SpaceCommand::Map { words, out, clusters, exact, categories, json } => {
+            let request = MapRequest { model_dir: &args.model, words, out, clusters, exact, json };
+            match categories {
+                Some(path) => {
+                    let bytes = std::fs::read(&path).map_err(|e| Error::reading(&path, e))?;
+                    let list = parse_categories(&bytes, &path.display().to_string())?;
+                    map_by_category(&model, tok, &request, &list, &path.display().to_string())?;
                 }
-                (0..v as u32).map(|id| resolve_word(&format!("#{id}"), tok, v, true)).collect::<Result<_, _>>()?
-            } else {
-                words.iter().map(|w| resolve_word(w, tok, v, exact)).collect::<Result<_, _>>()?
-            };
-            let multi: Vec<&Word> = resolved.iter().filter(|w| w.is_multi_token()).collect();
-            let m = map(&model.params, resolved.clone(), clusters)?;
-            let title = format!("token embeddings of {} — PCA", args.model.display());
-            let svg = m.to_svg(&title, tok);
-            glassbox::io::write_atomic(&out, |w| w.write_all(svg.as_bytes()))?;
-            say!(
-                "{} {} points to {}  ·  PC1 {:.1}% and PC2 {:.1}% of the variance",
-                s.bold("mapped"),
-                m.words.len(),
-                out.display(),
-                100.0 * m.projection.explained[0],
-                100.0 * m.projection.explained[1]
-            );
-            for w in multi {
-                say!("  {}", s.dim(&describe_word(w, tok)));
-            }
-            for (w, (xy, cluster)) in m.words.iter().zip(m.projection.coords.iter().zip(&m.clusters)).take(40) {
-                let label =
-                    if w.word.starts_with('#') { TokenText::new(tok, w.ids[0]).display } else { w.word.clone() };
-                say!("  {}  ({:>8.3}, {:>8.3})  group {}", fit(&label, 16), xy[0], xy[1], cluster);
-            }
-            if m.words.len() > 40 {
-                say!("  {}", s.dim(&format!("… and {} more in the SVG", m.words.len() - 40)));
+                None if request.words.is_empty() && v > 300 => {
+                    map_by_category(&model, tok, &request, &builtin_categories(), "the built-in categories")?
+                }
+                None => map_words(&model, tok, &request)?,
             }
         }
         SpaceCommand::Context { word, texts, interventions } => {

@@ -11,10 +11,14 @@
 //!   category labels shuffled (mean over 200 seeded shuffles).
 //! - **neighbour agreement**: the share of words whose nearest other word (cosine) is of
 //!   their own category. Chance: the share of pairs of different words of one category.
+//!
+//! Categories of one's own are read by [`parse_categories`], in the manner of
+//! questions-words.txt: a line `: name` starts a category, the lines after it hold its
+//! words, separated by white space.
 
 use super::pca::kmeans;
 use super::space::{cosine, embedding_of, resolve_word, Word};
-use crate::error::{Error, Result};
+use crate::error::{excerpt, Error, Result};
 use crate::model::Params;
 use crate::rng::Rng;
 use crate::tokenizer::Tokenizer;
@@ -118,6 +122,62 @@ pub fn builtin_categories() -> Vec<Category> {
         .collect()
 }
 
+/// Reads categories written as `: name` lines, each followed by lines of words separated
+/// by white space (blank lines are skipped). `source` names the file in errors, which give
+/// its line number: bytes that are not UTF-8, a word before the first `: name` line, a `:`
+/// without a name, a name used twice, a category without words.
+pub fn parse_categories(bytes: &[u8], source: &str) -> Result<Vec<Category>> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = 1 + bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+        Error::input(format!("{source} line {line}: the bytes are not UTF-8 text; save the categories as UTF-8"))
+    })?;
+    // each category with the line number of its `: name` line
+    let mut categories: Vec<(Category, usize)> = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix(':') {
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(Error::input(format!(
+                    "{source} line {number}: a category line needs a name after the colon, as ': animals'"
+                )));
+            }
+            if let Some((_, first)) = categories.iter().find(|(c, _)| c.name == name) {
+                return Err(Error::input(format!(
+                    "{source} line {number}: the category '{}' was already started on line {first}; give each category one name",
+                    excerpt(name)
+                )));
+            }
+            categories.push((Category { name: name.to_string(), words: Vec::new() }, number));
+            continue;
+        }
+        let Some((category, _)) = categories.last_mut() else {
+            return Err(Error::input(format!(
+                "{source} line {number}: the words '{}' come before any category; start with a line ': name'",
+                excerpt(line)
+            )));
+        };
+        category.words.extend(line.split_whitespace().map(String::from));
+    }
+    if let Some((empty, number)) = categories.iter().find(|(c, _)| c.words.is_empty()) {
+        return Err(Error::input(format!(
+            "{source} line {number}: the category '{}' has no words; put its words on the lines after ': {}'",
+            excerpt(&empty.name),
+            excerpt(&empty.name)
+        )));
+    }
+    if categories.is_empty() {
+        return Err(Error::input(format!(
+            "{source} has no categories; write a line ': name' and the category's words on the lines after it"
+        )));
+    }
+    Ok(categories.into_iter().map(|(c, _)| c).collect())
+}
+
 /// A word the vocabulary holds as one token, with its category.
 #[derive(Clone, Debug, Serialize)]
 pub struct LabelledWord {
@@ -138,6 +198,25 @@ pub struct Coverage {
     /// The words asked for in all.
     pub asked: usize,
 }
+
+impl Coverage {
+    /// Whether enough words are covered for the categories to be worth showing by
+    /// default (the web page's map): at least [`SHOW_MIN_CATEGORIES`] categories and
+    /// [`SHOW_MIN_WORDS`] words.
+    pub fn worth_showing(&self) -> bool {
+        self.categories.len() >= SHOW_MIN_CATEGORIES && self.words.len() >= SHOW_MIN_WORDS
+    }
+
+    /// The words of category `index`, as asked for.
+    pub fn words_of(&self, index: usize) -> impl Iterator<Item = &str> {
+        self.words.iter().filter(move |w| w.category == index).map(|w| w.word.word.as_str())
+    }
+}
+
+/// Fewest categories a default map by category shows.
+pub const SHOW_MIN_CATEGORIES: usize = 2;
+/// Fewest covered words a default map by category shows.
+pub const SHOW_MIN_WORDS: usize = 12;
 
 /// Looks up every word of `categories` (as [`resolve_word`] spells it: ` king` with BPE)
 /// and keeps the single tokens.
@@ -317,5 +396,39 @@ mod tests {
         assert!((s.neighbour_chance - 3.0 / 7.0).abs() < 1e-12);
         assert_eq!(s.clusters[..4], [s.clusters[0]; 4]);
         assert_ne!(s.clusters[0], s.clusters[4]);
+    }
+
+    #[test]
+    fn categories_are_read_from_colon_lines_and_their_words() {
+        let text = "\n: animals\nhorse dog\n  cat\n\n:  time \nday night\tweek\n";
+        let parsed = parse_categories(text.as_bytes(), "c.txt").unwrap();
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(
+            parsed[0],
+            Category { name: "animals".into(), words: vec!["horse".into(), "dog".into(), "cat".into()] }
+        );
+        assert_eq!(parsed[1].name, "time");
+        assert_eq!(parsed[1].words, vec!["day", "night", "week"]);
+    }
+
+    #[test]
+    fn malformed_categories_are_named_by_file_and_line() {
+        let message = |text: &[u8]| parse_categories(text, "mine.txt").unwrap_err().to_string();
+        let early = message(b"\nhorse dog\n: animals\ncat\n");
+        assert!(
+            early.contains("mine.txt line 2") && early.contains("'horse dog'") && early.contains(": name"),
+            "{early}"
+        );
+        let empty = message(b": animals\nhorse\n: time\n\n: body\nhand\n");
+        assert!(empty.contains("mine.txt line 3") && empty.contains("'time' has no words"), "{empty}");
+        let last_empty = message(b": animals\nhorse\n: time\n");
+        assert!(last_empty.contains("line 3") && last_empty.contains("'time'"), "{last_empty}");
+        let nameless = message(b": animals\nhorse\n:\nday\n");
+        assert!(nameless.contains("line 3") && nameless.contains("name after the colon"), "{nameless}");
+        let twice = message(b": animals\nhorse\n: animals\ndog\n");
+        assert!(twice.contains("line 3") && twice.contains("line 1"), "{twice}");
+        let not_utf8 = message(b": animals\nhorse\nd\xffg\n");
+        assert!(not_utf8.contains("mine.txt line 3") && not_utf8.contains("UTF-8"), "{not_utf8}");
+        assert!(message(b"\n\n").contains("no categories"));
     }
 }

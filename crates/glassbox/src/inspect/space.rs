@@ -181,14 +181,26 @@ pub fn map(params: &Params, words: Vec<Word>, clusters: usize) -> Result<Map> {
 }
 
 impl Map {
-    /// The map as a standalone SVG document.
+    /// The map as a standalone SVG document, coloured by k-means cluster.
     pub fn to_svg(&self, title: &str, tokenizer: Option<&Tokenizer>) -> String {
+        self.to_svg_by_group(title, tokenizer, &self.clusters, &[])
+    }
+
+    /// The map coloured by the words' groups (`groups[i]` is word i's, an index into
+    /// `legend`, the names a legend beside the plot gives them; none: no legend).
+    pub fn to_svg_by_group(
+        &self,
+        title: &str,
+        tokenizer: Option<&Tokenizer>,
+        groups: &[usize],
+        legend: &[String],
+    ) -> String {
         let points: Vec<super::svg::Point> = self
             .words
             .iter()
             .zip(&self.projection.coords)
-            .zip(&self.clusters)
-            .map(|((w, xy), &cluster)| super::svg::Point {
+            .zip(groups)
+            .map(|((w, xy), &group)| super::svg::Point {
                 x: xy[0],
                 y: xy[1],
                 label: if w.word.starts_with('#') && w.ids.len() == 1 {
@@ -196,7 +208,7 @@ impl Map {
                 } else {
                     w.word.clone()
                 },
-                cluster,
+                group,
             })
             .collect();
         super::svg::scatter_svg(
@@ -204,6 +216,7 @@ impl Map {
             &format!("PC1 ({:.1}% of variance)", 100.0 * self.projection.explained[0]),
             &format!("PC2 ({:.1}% of variance)", 100.0 * self.projection.explained[1]),
             &points,
+            legend,
         )
     }
 }

@@ -1,6 +1,7 @@
 //! A standalone SVG scatter plot of labelled points (the semantic-space map): axes through
-//! the origin, one colour per cluster, every point labelled, a title and the share of
-//! variance on each axis. Plain SVG 1.1 that any browser renders; all text is escaped.
+//! the origin, one colour per group (a k-means cluster, or a category named in a legend),
+//! every point labelled, a title and the share of variance on each axis. Plain SVG 1.1
+//! that any browser renders; all text is escaped.
 
 use std::fmt::Write;
 
@@ -10,7 +11,8 @@ pub struct Point {
     pub x: f32,
     pub y: f32,
     pub label: String,
-    pub cluster: usize,
+    /// The point's colour group: a k-means cluster, or an index into the legend's names.
+    pub group: usize,
 }
 
 const PALETTE: [&str; 8] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"];
@@ -38,9 +40,17 @@ pub fn xml_escape(text: &str) -> String {
     out
 }
 
-/// The plot as an SVG document.
-pub fn scatter_svg(title: &str, x_label: &str, y_label: &str, points: &[Point]) -> String {
-    let (width, height, margin) = (900.0f32, 680.0f32, 70.0f32);
+/// The colour of group `group`.
+pub fn group_colour(group: usize) -> &'static str {
+    PALETTE[group % PALETTE.len()]
+}
+
+/// The plot as an SVG document. With `legend` names, a column beside the plot names each
+/// group (group `i` is `legend[i]`) by its colour; with none, the groups go unnamed.
+pub fn scatter_svg(title: &str, x_label: &str, y_label: &str, points: &[Point], legend: &[String]) -> String {
+    let legend_width = if legend.is_empty() { 0.0 } else { 190.0f32 };
+    let (plot_width, height, margin) = (900.0f32, 680.0f32, 70.0f32);
+    let width = plot_width + legend_width;
     let (mut min_x, mut max_x, mut min_y, mut max_y) = (0f32, 0f32, 0f32, 0f32);
     for p in points {
         min_x = min_x.min(p.x);
@@ -52,7 +62,7 @@ pub fn scatter_svg(title: &str, x_label: &str, y_label: &str, points: &[Point]) 
     let span_y = (max_y - min_y).max(1e-6);
     // room on the right for the labels of the rightmost points
     let right = 160.0f32;
-    let sx = |x: f32| margin + (x - min_x) / span_x * (width - margin - right);
+    let sx = |x: f32| margin + (x - min_x) / span_x * (plot_width - margin - right);
     // SVG's y grows downwards
     let sy = |y: f32| height - margin - (y - min_y) / span_y * (height - 2.0 * margin);
     let mut svg = String::new();
@@ -74,13 +84,13 @@ pub fn scatter_svg(title: &str, x_label: &str, y_label: &str, points: &[Point]) 
     let _ = writeln!(
         svg,
         r##"  <g stroke="#bbbbbb" stroke-width="1"><line x1="{margin}" y1="{oy:.1}" x2="{:.1}" y2="{oy:.1}"/><line x1="{ox:.1}" y1="{margin}" x2="{ox:.1}" y2="{:.1}"/></g>"##,
-        width - right,
+        plot_width - right,
         height - margin
     );
     let _ = writeln!(
         svg,
         r##"  <text x="{:.1}" y="{:.1}" font-size="13" text-anchor="end" fill="#555555">{}</text>"##,
-        width - right,
+        plot_width - right,
         height - margin + 40.0,
         xml_escape(x_label)
     );
@@ -93,7 +103,7 @@ pub fn scatter_svg(title: &str, x_label: &str, y_label: &str, points: &[Point]) 
     );
     let _ = writeln!(svg, r#"  <g font-size="13">"#);
     for p in points {
-        let colour = PALETTE[p.cluster % PALETTE.len()];
+        let colour = group_colour(p.group);
         let (x, y) = (sx(p.x), sy(p.y));
         let label = xml_escape(&p.label);
         let _ = writeln!(
@@ -106,6 +116,23 @@ pub fn scatter_svg(title: &str, x_label: &str, y_label: &str, points: &[Point]) 
         );
     }
     let _ = writeln!(svg, "  </g>");
+    if !legend.is_empty() {
+        let _ = writeln!(svg, r#"  <g class="legend" font-size="13">"#);
+        for (group, name) in legend.iter().enumerate() {
+            let y = margin + 22.0 * group as f32;
+            let _ = writeln!(
+                svg,
+                r##"    <g><circle cx="{:.1}" cy="{:.1}" r="6" fill="{colour}"/><text x="{:.1}" y="{:.1}" fill="#222222">{}</text></g>"##,
+                plot_width + 10.0,
+                y - 4.0,
+                plot_width + 22.0,
+                y,
+                xml_escape(name),
+                colour = group_colour(group)
+            );
+        }
+        let _ = writeln!(svg, "  </g>");
+    }
     let _ = writeln!(svg, "</svg>");
     svg
 }
