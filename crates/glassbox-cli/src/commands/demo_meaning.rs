@@ -261,12 +261,12 @@ fn report(params: &Params, tokenizer: &Tokenizer, out: &Path, style: &Style) -> 
         })
     );
 
-    let labels: Vec<usize> = coverage.words.iter().map(|w| w.category).collect();
+    let categories: Vec<usize> = coverage.words.iter().map(|w| w.category).collect();
     let words = coverage.words.iter().map(|w| w.word.clone()).collect();
-    let mut space_map = map(params, words, coverage.categories.len())?;
-    space_map.clusters = labels; // colour by category, not by k-means
+    let space_map = map(params, words, coverage.categories.len())?;
     let svg_path = out.join("map.svg");
-    let svg = space_map.to_svg("Shakespeare's words: token embeddings, PCA, coloured by category", tok);
+    let title = "Shakespeare's words: token embeddings (PCA), coloured by category";
+    let svg = space_map.to_svg_by_group(title, tok, &categories, &coverage.categories);
     glassbox::io::write_atomic(&svg_path, |w| w.write_all(svg.as_bytes()))?;
     say!(
         "\n{} (PCA of the {} category words' vectors: PC1 {:.1}%, PC2 {:.1}% of their variance; {})",
@@ -276,16 +276,23 @@ fn report(params: &Params, tokenizer: &Tokenizer, out: &Path, style: &Style) -> 
         100.0 * space_map.projection.explained[1],
         svg_path.display()
     );
-    for line in text_map(&space_map, &coverage.categories, style, 76, 22) {
+    for line in text_map(&space_map, &categories, &coverage.categories, style, 76, 22) {
         say!("{line}");
     }
     Ok(())
 }
 
 /// The map as lines of text: each word at its place (a word that would overlap another
-/// moves a little, or is left out and counted), coloured by category on a terminal, with
-/// the legend below.
-fn text_map(m: &Map, categories: &[String], style: &Style, width: usize, height: usize) -> Vec<String> {
+/// moves a little, or is left out and counted), coloured by its category (`categories[i]`
+/// indexes `names`) on a terminal, with the legend below.
+fn text_map(
+    m: &Map,
+    categories: &[usize],
+    names: &[String],
+    style: &Style,
+    width: usize,
+    height: usize,
+) -> Vec<String> {
     let (xs, ys): (Vec<f32>, Vec<f32>) = m.projection.coords.iter().map(|p| (p[0], p[1])).unzip();
     let range = |v: &[f32]| {
         let (lo, hi) = v.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
@@ -294,7 +301,7 @@ fn text_map(m: &Map, categories: &[String], style: &Style, width: usize, height:
     let ((x0, dx), (y0, dy)) = (range(&xs), range(&ys));
     let mut cells: Vec<Vec<Option<(char, usize)>>> = vec![vec![None; width]; height];
     let mut left_out = 0;
-    for ((word, p), &category) in m.words.iter().zip(&m.projection.coords).zip(&m.clusters) {
+    for ((word, p), &category) in m.words.iter().zip(&m.projection.coords).zip(categories) {
         let label: Vec<char> = word.word.chars().collect();
         let n = label.len().min(width);
         let col = (((p[0] - x0) / dx) * (width - n) as f32).round() as isize;
@@ -340,7 +347,7 @@ fn text_map(m: &Map, categories: &[String], style: &Style, width: usize, height:
         })
         .collect();
     lines.push(format!("  └{}", "─".repeat(width)));
-    let legend: Vec<String> = categories.iter().enumerate().map(|(i, name)| style.category(i, name)).collect();
+    let legend: Vec<String> = names.iter().enumerate().map(|(i, name)| style.category(i, name)).collect();
     lines.push(format!("  {}", legend.join("  ")));
     if left_out > 0 {
         lines.push(style.dim(&format!("  ({left_out} words did not fit without overlapping; the SVG has them all)")));
