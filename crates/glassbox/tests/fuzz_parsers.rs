@@ -1,5 +1,5 @@
-//! Fuzzing the parsers of files a user hands us: the safetensors header, `config.json`, and
-//! `vocab.json` + `merges.txt`. Each starts from valid inputs and mutates them (bytes
+//! Fuzzing the parsers of files a user hands us: the safetensors header, `config.json`,
+//! `vocab.json` + `merges.txt`, analogy questions and category lists. Each starts from valid inputs and mutates them (bytes
 //! flipped, cut, repeated; JSON fields given other types and absurd numbers; merge lines
 //! dropped, swapped and invented), then checks that the parser answers with a value or an
 //! error sentence, never a panic, and that what it accepts is sound (tensor ranges inside
@@ -320,4 +320,78 @@ fn vocab_and_merges_fuzz() {
     }
     eprintln!("vocab.json + merges.txt: {} cases, {accepted} accepted, {refused} refused", cases());
     assert!(accepted > 0 && refused > 0);
+}
+
+// ---------------------------------------------------------------- questions-words.txt and category files
+
+/// A valid file of `: section` lines and word lines, mutated by bytes or by lines (a line
+/// dropped, repeated, cut or given a stray word); the parser accepts what is well formed
+/// (every section named, every question four words, every category with words) and refuses
+/// the rest with one sentence naming a line.
+fn line_format_fuzz(name: &str, seed_text: &str, salt: u64, parse: &dyn Fn(&[u8]) -> Result<usize, Error>) {
+    let mut rng = Rng::new(salt);
+    let (mut accepted, mut refused) = (0usize, 0usize);
+    for case in 0..cases() {
+        let mut bytes = seed_text.as_bytes().to_vec();
+        if rng.below(2) == 0 {
+            mutate_bytes(&mut rng, &mut bytes);
+        } else {
+            let mut lines: Vec<String> = seed_text.lines().map(str::to_string).collect();
+            for _ in 0..1 + rng.below(3) {
+                let i = rng.below(lines.len());
+                match rng.below(5) {
+                    0 => {
+                        lines.remove(i);
+                    }
+                    1 => lines.insert(i, lines[i].clone()),
+                    2 => lines[i] = lines[i].chars().take(rng.below(6)).collect(),
+                    3 => lines[i] = format!("{} stray", lines[i]),
+                    _ => lines.insert(i, ":".repeat(rng.below(3))),
+                }
+                if lines.is_empty() {
+                    break;
+                }
+            }
+            bytes = lines.join("\n").into_bytes();
+        }
+        match parse(&bytes) {
+            Ok(count) => {
+                accepted += 1;
+                assert!(count > 0, "case {case}: accepted a file with nothing in it");
+            }
+            Err(err) => {
+                refused += 1;
+                check_error(&err, &format!("{name} case {case}"));
+                let message = err.to_string();
+                assert!(message.contains("line") || message.contains("no "), "{name} case {case}: {message}");
+            }
+        }
+    }
+    eprintln!("{name}: {} cases, {accepted} accepted, {refused} refused", cases());
+    assert!(accepted > 0 && refused > 0);
+}
+
+#[test]
+fn analogy_questions_fuzz() {
+    use glassbox::inspect::analogy_eval::parse_questions;
+    let seed = ": family\nking queen man woman\nlord lady father mother\n: numbers\none two three four\n\
+                two three four five\n: places\nFrance Paris England London\n";
+    line_format_fuzz("questions-words.txt", seed, 0x9e5, &|bytes| {
+        let text = std::str::from_utf8(bytes).map_err(|_| Error::input("not UTF-8 (no line)"))?;
+        let sections = parse_questions(text, "questions.txt")?;
+        Ok(sections.iter().map(|s| s.questions.len()).sum())
+    });
+}
+
+#[test]
+fn category_file_fuzz() {
+    use glassbox::inspect::categories::parse_categories;
+    let seed = ": royalty\nking queen prince\nduke\n: animals\nhorse dog lion wolf\n: numbers\none two three\n";
+    line_format_fuzz("categories file", seed, 0xca7, &|bytes| {
+        let categories = parse_categories(bytes, "categories.txt")?;
+        for c in &categories {
+            assert!(!c.name.is_empty() && !c.words.is_empty(), "{c:?}");
+        }
+        Ok(categories.len())
+    });
 }
