@@ -120,7 +120,7 @@ fn a_char_model_learns_a_text_and_logs_every_step() {
     let lines: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.iter().filter(|l| l.get("loss").is_some()).count(), 150);
     assert_eq!(lines.iter().filter(|l| l.get("val_loss").is_some()).count(), 4);
-    for step in [50, 100, 150] {
+    for step in [0, 50, 100, 150] {
         let kept = run.join(format!("checkpoints/step-{step}"));
         assert_eq!(load_model(&kept).unwrap().config.n_layer, 2, "{}", kept.display());
     }

@@ -86,7 +86,8 @@ pub struct Args {
     /// Save a checkpoint every N steps (and at the end). [default: 500]
     #[arg(long)]
     checkpoint_every: Option<usize>,
-    /// Keep a model snapshot at every checkpoint in RUN/checkpoints/step-N/.
+    /// Keep a model snapshot at every checkpoint in RUN/checkpoints/step-N/, and one of the
+    /// random start (step-0), for replaying how the model learned.
     #[arg(long)]
     keep_checkpoints: bool,
     /// Seeds the initial weights and the order of the data. [default: 1337]

@@ -602,6 +602,9 @@ impl Trainer {
             let report = self.evaluate()?;
             on_event(&Event::Eval(&report));
         }
+        if self.step == 0 && self.options.keep_checkpoints {
+            self.keep_snapshot()?; // the random start, which every replay begins from
+        }
         while self.step < self.options.steps {
             let report = self.train_step()?;
             on_event(&Event::Step(&report));
@@ -705,7 +708,8 @@ impl Trainer {
     }
 
     /// Saves the run: train_state.safetensors first (atomic), then the model files, then
-    /// (with --keep-checkpoints) a snapshot of the model in checkpoints/step-N/.
+    /// (with --keep-checkpoints) a snapshot of the model in checkpoints/step-N/ (step 0, the
+    /// random start, is kept by [`run_until`](Self::run_until) before the first step).
     pub fn checkpoint(&mut self) -> Result<()> {
         self.checkpoint_to(&atomic_disk)
     }
@@ -736,12 +740,17 @@ impl Trainer {
             Error::failure(format!("{e}; train_state.safetensors holds step {} and --resume restores it", self.step))
         })?;
         if self.options.keep_checkpoints && self.step > 0 {
-            write_dir_atomic(&kept_checkpoint_dir(&self.dir, self.step), true, |snapshot| {
-                save_model(snapshot, &self.config, &self.params)
-            })?;
+            self.keep_snapshot()?;
         }
         self.last_checkpoint = Some(self.step);
         Ok(())
+    }
+
+    /// With --keep-checkpoints: the model as it is now, in `checkpoints/step-N/`.
+    fn keep_snapshot(&self) -> Result<()> {
+        write_dir_atomic(&kept_checkpoint_dir(&self.dir, self.step), true, |snapshot| {
+            save_model(snapshot, &self.config, &self.params)
+        })
     }
 
     /// The task's greedy answers to `prompts` (batched), for showing the model at work.
