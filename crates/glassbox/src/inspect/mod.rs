@@ -11,6 +11,7 @@
 //! - [`space`]: the semantic space of embeddings: neighbours, analogies, maps, context.
 //! - [`analogy_eval`]: analogy questions (`questions-words.txt`) scored on the embeddings.
 //! - [`categories`]: words by category, and how well the embeddings cluster them (purity).
+//! - [`meaning`]: both scores on every snapshot a run kept: the space forming in training.
 //! - [`pca`], [`svg`]: the 2-D projection and its picture.
 
 pub mod analogy_eval;
@@ -20,6 +21,7 @@ pub mod heads;
 pub mod hooks;
 pub mod intervention;
 pub mod lens;
+pub mod meaning;
 pub mod pca;
 pub mod space;
 pub mod svg;

@@ -21,6 +21,31 @@ pub fn kept_checkpoint_dir(run: &Path, step: usize) -> PathBuf {
     run.join(CHECKPOINTS_DIR).join(format!("step-{step}"))
 }
 
+/// The steps of the snapshots `--keep-checkpoints` kept in `run` (those holding a model
+/// file), ascending.
+pub fn kept_checkpoint_steps(run: &Path) -> Vec<usize> {
+    let Ok(entries) = std::fs::read_dir(run.join(CHECKPOINTS_DIR)) else {
+        return Vec::new();
+    };
+    let mut steps: Vec<usize> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_prefix("step-")).and_then(|n| n.parse().ok()))
+        .filter(|&step| kept_checkpoint_dir(run, step).join("model.safetensors").is_file())
+        .collect();
+    steps.sort_unstable();
+    steps
+}
+
+/// The validation losses `log.jsonl` holds, by step (the last one logged for a step wins;
+/// lines that are not JSON objects with a numeric `step` and `val_loss` are passed over).
+pub fn logged_val_losses(run: &Path) -> std::collections::BTreeMap<usize, f64> {
+    let text = std::fs::read_to_string(run.join(LOG_FILE)).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|row| Some((row.get("step")?.as_u64()? as usize, row.get("val_loss")?.as_f64()?)))
+        .collect()
+}
+
 /// Whether `dir` already holds a model or a run (which a new run must not overwrite).
 pub fn holds_a_model(dir: &Path) -> bool {
     dir.join(TRAIN_STATE_FILE).exists() || dir.join("model.safetensors").exists()
@@ -115,6 +140,29 @@ mod tests {
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap())
             .collect();
         assert_eq!(steps, vec![1, 2, 3, 3, 4]);
+    }
+
+    #[test]
+    fn kept_steps_are_the_snapshots_with_a_model_in_step_order() {
+        let dir = tempfile::tempdir().unwrap();
+        for step in [30, 100, 20] {
+            let snapshot = kept_checkpoint_dir(dir.path(), step);
+            std::fs::create_dir_all(&snapshot).unwrap();
+            std::fs::write(snapshot.join("model.safetensors"), b"x").unwrap();
+        }
+        std::fs::create_dir_all(kept_checkpoint_dir(dir.path(), 40)).unwrap(); // no model: not kept
+        std::fs::create_dir_all(dir.path().join(CHECKPOINTS_DIR).join("step-x")).unwrap();
+        assert_eq!(kept_checkpoint_steps(dir.path()), vec![20, 30, 100]);
+        assert!(kept_checkpoint_steps(&dir.path().join("absent")).is_empty());
+    }
+
+    #[test]
+    fn val_losses_are_read_by_step_from_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = "{\"step\":1,\"loss\":3.0}\n{\"step\":10,\"val_loss\":2.5}\nnot json\n{\"step\":20,\"val_loss\":2.0,\"accuracy\":0.5}\n{\"step\":20,\"val_loss\":1.5}\n{\"val_loss\":9}\n{\"step\":30,\"val_lo";
+        std::fs::write(dir.path().join(LOG_FILE), log).unwrap();
+        let losses = logged_val_losses(dir.path());
+        assert_eq!(losses.into_iter().collect::<Vec<_>>(), vec![(10, 2.5), (20, 1.5)]);
     }
 
     #[test]
