@@ -366,6 +366,7 @@ fn next_steps(out: &Path, style: &Style) {
         (format!("{glassbox} space {dir} neighbors love"), "any word's nearest words"),
         (format!("{glassbox} space {dir} analogy father man woman"), "your own analogy"),
         (format!("{glassbox} space {dir} eval"), "the analogy evaluation, section by section"),
+        (format!("{glassbox} space {dir} eval --checkpoints"), "the scores at every snapshot: the space forming"),
         (format!("{glassbox} generate {dir} 'ROMEO:'"), "what the model writes"),
     ];
     let width = next.iter().map(|(command, _)| command.chars().count()).max().unwrap_or(0);

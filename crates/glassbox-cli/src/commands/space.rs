@@ -10,6 +10,8 @@
 //! glassbox space MODEL context WORD --in TEXT --in TEXT
 //!                                                the word's vector layer by layer, per sentence
 //! glassbox space MODEL eval [--analogies FILE]    analogy accuracy (questions-words.txt format)
+//! glassbox space RUN eval --checkpoints          analogy accuracy and cluster purity of every
+//!                                                snapshot the run kept: the space forming
 //! ```
 //!
 //! A word of several tokens is the mean of its tokens' vectors (and the output says so);
@@ -19,8 +21,9 @@ use super::explain::{bar, fit, quoted, Style};
 use super::trace::{load, InterventionArgs};
 use crate::output::say;
 use anyhow::Result;
-use glassbox::inspect::analogy_eval::{builtin_questions, evaluate, parse_questions, SectionScore};
+use glassbox::inspect::analogy_eval::{builtin_questions, evaluate, parse_questions, QuestionSection, SectionScore};
 use glassbox::inspect::categories::{builtin_categories, cover, parse_categories, score, Category, CategoryScore};
+use glassbox::inspect::meaning::{meaning_over_training, MeaningAtStep};
 use glassbox::inspect::space::{analogy, context, map, neighbors, resolve_word, Neighbor, Word};
 use glassbox::inspect::TokenText;
 use glassbox::io::Model;
@@ -108,6 +111,10 @@ enum SpaceCommand {
         /// default: a built-in set written for a Shakespeare-trained BPE vocabulary.
         #[arg(long, value_name = "FILE")]
         analogies: Option<PathBuf>,
+        /// Score every snapshot the run kept (train --keep-checkpoints), step by step: the
+        /// analogies (all sections together) and the built-in categories' cluster purity.
+        #[arg(long)]
+        checkpoints: bool,
         /// Print the scores as JSON.
         #[arg(long)]
         json: bool,
@@ -357,6 +364,82 @@ fn map_by_category(
     Ok(())
 }
 
+/// `space RUN eval --checkpoints`: one row per kept snapshot, printed as it is scored.
+fn eval_checkpoints(run: &Path, sections: &[QuestionSection], source: &str, json: bool) -> Result<()> {
+    let s = Style::stdout();
+    let categories = builtin_categories();
+    if !json {
+        say!("{}", s.bold(&format!("the semantic space over training — {}", run.display())));
+        say!(
+            "  {}",
+            s.dim(&format!(
+                "analogies: {source}, all sections together, over the questions whose four words are single tokens;"
+            ))
+        );
+        say!(
+            "  {}",
+            s.dim(
+                "clusters: the built-in category words, k-means purity and nearest-word agreement beside their chance"
+            )
+        );
+        say!(
+            "  {}",
+            s.dim(&format!(
+                "{:>7}  {:>8}  {:>7}  {:>9}  {:>9}  {:>8}  {:>15}  {:>15}",
+                "step",
+                "val loss",
+                "covered",
+                "excluding",
+                "including",
+                "baseline",
+                "purity (chance)",
+                "agree (chance)"
+            ))
+        );
+    }
+    let row_line = |row: &MeaningAtStep| {
+        let a = &row.score.analogy;
+        let with_chance = |value: f64, chance: f64| format!("{} ({})", percent(Some(value)), percent(Some(chance)));
+        let (purity, agree) = match &row.score.clusters {
+            Some(c) => (with_chance(c.purity, c.purity_chance), with_chance(c.neighbour_agreement, c.neighbour_chance)),
+            None => ("—".into(), "—".into()),
+        };
+        format!(
+            "{:>7}  {:>8}  {:>7}  {:>9}  {:>9}  {:>8}  {:>15}  {:>15}  {}",
+            row.step,
+            row.val_loss.map_or_else(|| "—".into(), |l| format!("{l:.4}")),
+            a.covered,
+            percent(a.accuracy_excluding_query),
+            percent(a.accuracy_including_query),
+            percent(a.accuracy_baseline),
+            purity,
+            agree,
+            s.cyan(&bar(row.score.clusters.as_ref().map_or(0.0, |c| c.purity as f32), 16))
+        )
+    };
+    let rows = meaning_over_training(run, sections, &categories, |row| {
+        if !json {
+            say!("  {}", row_line(row));
+        }
+    })?;
+    if json {
+        say!("{}", json!({"run": run, "questions": source, "rows": rows}));
+        return Ok(());
+    }
+    if let Some(last) = rows.last() {
+        if last.score.clusters.is_none() {
+            say!(
+                "  {}",
+                s.dim("clusters not scored: this vocabulary holds fewer than two categories' words as single tokens")
+            );
+        }
+        if last.score.analogy.covered == 0 {
+            say!("  {}", s.dim("no analogy question is covered: its words are not single tokens of this vocabulary"));
+        }
+    }
+    Ok(())
+}
+
 pub fn run(args: Args) -> Result<()> {
     let (model, tokenizer) = load(&args.model)?;
     let tok = tokenizer.as_ref();
@@ -434,7 +517,7 @@ pub fn run(args: Args) -> Result<()> {
                 s.dim("blocks.0.hook_resid_pre adds the position embedding; each block then mixes in the context")
             );
         }
-        SpaceCommand::Eval { analogies, json } => {
+        SpaceCommand::Eval { analogies, checkpoints, json } => {
             let (sections, source) = match &analogies {
                 Some(path) => {
                     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -447,6 +530,9 @@ pub fn run(args: Args) -> Result<()> {
                 }
                 None => (builtin_questions(), "the built-in questions".to_string()),
             };
+            if checkpoints {
+                return eval_checkpoints(&args.model, &sections, &source, json);
+            }
             let eval = evaluate(&model.params, tok, &sections)?;
             if json {
                 say!("{}", serde_json::to_string(&eval)?);
