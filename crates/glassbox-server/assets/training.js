@@ -1,8 +1,9 @@
-// Training: the loss curves of this run (log.jsonl, polled while `glassbox train` writes it)
-// and the attention patterns of its kept checkpoints, replayed with a slider.
+// Training: the loss curves of this run (log.jsonl, polled while `glassbox train` writes it),
+// the semantic space of each kept checkpoint scored (meaning forming), and the attention
+// patterns of its kept checkpoints, replayed with a slider.
 import { $, api, applyStatic, el, esc, figure, fmt, heatmap, onLang, pct, setupPage, showTip, hideTip, t, tokenText } from "./common.js";
 
-const S = { rows: [], next: 0, steps: [], index: 0, cache: new Map(), playing: null, lastGrowth: 0, attn: null, layer: 0, head: 0 };
+const S = { rows: [], next: 0, steps: [], index: 0, cache: new Map(), playing: null, lastGrowth: 0, attn: null, layer: 0, head: 0, meaning: null };
 window.glassbox = { state: S };
 
 // ---------- the log ----------
@@ -58,9 +59,11 @@ function lineChart(id, W, H, lines, opts = {}) {
   const log = !!opts.log && ys.every((v) => v > 0);
   const f = (v) => (log ? Math.log10(v) : v);
   ys = ys.map(f);
-  const x0 = Math.min(...xs), x1 = Math.max(...xs);
+  const x0 = opts.x0 ?? Math.min(...xs), x1 = opts.x1 ?? Math.max(...xs);
   let y0 = Math.min(...ys), y1 = Math.max(...ys);
   if (!opts.log && opts.zero) y0 = Math.min(0, y0);
+  if (opts.y1 != null) y1 = Math.max(y1, opts.y1);
+  const yText = (v) => (opts.percent ? `${Math.round(v * 100)}%` : fmt(v, opts.digits ?? 2));
   if (y1 === y0) { y1 += 1; y0 -= 1; }
   const sx = (v) => pad.l + ((v - x0) / (x1 - x0 || 1)) * (W - pad.l - pad.r);
   const sy = (v) => H - pad.b - ((f(v) - y0) / (y1 - y0)) * (H - pad.t - pad.b);
@@ -68,13 +71,16 @@ function lineChart(id, W, H, lines, opts = {}) {
   for (let g = 0; g <= 4; g++) {
     const yv = y0 + ((y1 - y0) * g) / 4;
     const y = H - pad.b - (g / 4) * (H - pad.t - pad.b);
-    out.push(`<line class="grid" x1="${pad.l}" x2="${W - pad.r}" y1="${y}" y2="${y}"/><text x="4" y="${y + 3}">${fmt(log ? 10 ** yv : yv, opts.digits ?? 2)}</text>`);
+    out.push(`<line class="grid" x1="${pad.l}" x2="${W - pad.r}" y1="${y}" y2="${y}"/><text x="4" y="${y + 3}">${yText(log ? 10 ** yv : yv)}</text>`);
   }
   for (const xv of niceTicks(x0, x1, 5)) out.push(`<text x="${sx(xv) - 8}" y="${H - 8}">${xv}</text>`);
   for (const l of lines) {
     if (!l.points.length) continue;
-    out.push(`<polyline points="${l.points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ")}" fill="none" stroke="${l.color}" stroke-width="${l.width || 1.6}" stroke-opacity="${l.opacity || 1}"/>`);
+    out.push(`<polyline points="${l.points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ")}" fill="none" stroke="${l.color}" stroke-width="${l.width || 1.6}" stroke-opacity="${l.opacity || 1}"${l.dash ? ' stroke-dasharray="5 4"' : ""}/>`);
     if (l.dots) for (const p of l.points) out.push(`<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="3" fill="${l.color}"/>`);
+  }
+  if (opts.marker != null && opts.marker >= x0 && opts.marker <= x1) {
+    out.push(`<line class="marker" x1="${sx(opts.marker)}" x2="${sx(opts.marker)}" y1="${pad.t}" y2="${H - pad.b}" stroke="#c77a12" stroke-width="1.5"/>`);
   }
   out.push(`<rect class="hit" x="${pad.l}" y="${pad.t}" width="${W - pad.l - pad.r}" height="${H - pad.t - pad.b}" fill="transparent"/></svg>`);
   const holder = el("div", { html: out.join("") });
@@ -86,7 +92,7 @@ function lineChart(id, W, H, lines, opts = {}) {
       if (!l.points.length) return "";
       let best = l.points[0];
       for (const p of l.points) if (Math.abs(p[0] - step) < Math.abs(best[0] - step)) best = p;
-      return `<span class="k">${esc(l.label)}</span> ${t("tr_step")} ${best[0]}: <code>${fmt(best[1], 4)}</code>`;
+      return `<span class="k">${esc(l.label)}</span> ${t("tr_step")} ${best[0]}: <code>${opts.percent ? pct(best[1]) : fmt(best[1], 4)}</code>`;
     }).filter(Boolean);
     showTip(lines2.join("<br>"), e.clientX, e.clientY);
   });
@@ -112,12 +118,82 @@ function drawCurves() {
     { label: t("tr_val"), points: s.val, color: "#1d1c22", width: 2.2, dots: true },
   ];
   const chart = s.train.length || s.val.length ? lineChart("loss-chart", W, 300, lines, { log }) : el("div", { class: "muted", text: "…" });
-  const legend = el("div", { class: "small muted", style: { display: "flex", gap: "16px", marginTop: "4px" } },
-    el("span", {}, el("span", { class: "sw", style: { display: "inline-block", width: "14px", height: "3px", background: "#6a4fd0", verticalAlign: "3px", marginRight: "5px" } }), t("tr_train")),
-    el("span", {}, el("span", { class: "sw", style: { display: "inline-block", width: "14px", height: "3px", background: "#1d1c22", verticalAlign: "3px", marginRight: "5px" } }), t("tr_val")));
-  $("#tr-chart").replaceChildren(chart, legend);
+  $("#tr-chart").replaceChildren(chart, legend([[t("tr_train"), "#6a4fd0"], [t("tr_val"), "#1d1c22"]]));
   $("#tr-lr").replaceChildren(s.lr.length ? el("div", {}, el("div", { class: "small muted", text: t("tr_lr") }),
     lineChart("lr-chart", W, 110, [{ label: t("tr_lr"), points: s.lr, color: "#c77a12" }], { digits: 5, zero: true })) : "");
+}
+
+function legend(items) {
+  return el("div", { class: "small muted", style: { display: "flex", flexWrap: "wrap", gap: "6px 16px", marginTop: "4px" } },
+    ...items.map(([label, color, dash]) => el("span", {},
+      el("span", { class: "sw", style: { display: "inline-block", width: "16px", height: "0", borderTop: `${dash ? "2px dashed" : "3px solid"} ${color}`, verticalAlign: "3px", marginRight: "5px" } }),
+      label)));
+}
+
+// ---------- meaning over training ----------
+// Each kept checkpoint's embeddings scored as `glassbox space RUN eval --checkpoints` does:
+// the built-in analogies beside their baseline, the category words' cluster purity and
+// nearest-word agreement beside chance. The server scores a few checkpoints per request
+// and says how many are pending; ask again until none are.
+async function refreshMeaning() {
+  let res;
+  try {
+    res = await api("/api/training/meaning");
+  } catch (e) {
+    $("#tr-meaning-card").classList.remove("hidden");
+    $("#tr-meaning").replaceChildren(el("div", { class: "error-box", text: e.message || String(e) }));
+    return;
+  }
+  S.meaning = res;
+  drawMeaning();
+  if (res.pending > 0) setTimeout(refreshMeaning, 200);
+  else document.body.dataset.meaningRows = String(res.rows.length);
+}
+
+const MEANING_COLORS = { purity: "#2a8a4a", agree: "#2f6fd0", analogy: "#c0392b" };
+
+function drawMeaning() {
+  const res = S.meaning;
+  if (!res || !res.has_checkpoints) return;
+  $("#tr-meaning-card").classList.remove("hidden");
+  if (res.unavailable) {
+    $("#tr-meaning").replaceChildren(el("div", { class: "muted small", text: res.unavailable }));
+    return;
+  }
+  const rows = res.rows;
+  const line = (label, color, pick, dash) => ({ label, color, dash, width: dash ? 1.2 : 2, dots: !dash, points: rows.map((r) => [r.step, pick(r)]).filter((p) => typeof p[1] === "number") });
+  const lines = [
+    line(t("tr_m_purity"), MEANING_COLORS.purity, (r) => r.clusters?.purity),
+    line(t("tr_m_purity_chance"), MEANING_COLORS.purity, (r) => r.clusters?.purity_chance, true),
+    line(t("tr_m_agree"), MEANING_COLORS.agree, (r) => r.clusters?.neighbour_agreement),
+    line(t("tr_m_agree_chance"), MEANING_COLORS.agree, (r) => r.clusters?.neighbour_chance, true),
+    line(t("tr_m_analogy"), MEANING_COLORS.analogy, (r) => r.analogy.accuracy_excluding_query),
+    line(t("tr_m_baseline"), MEANING_COLORS.analogy, (r) => r.analogy.accuracy_baseline, true),
+  ].filter((l) => l.points.length);
+  const last = rows.at(-1);
+  const kv = [];
+  if (last) {
+    kv.push([t("tr_step"), last.step]);
+    if (last.clusters) kv.push([t("tr_m_purity"), `${pct(last.clusters.purity)} (${t("tr_m_chance")} ${pct(last.clusters.purity_chance)})`]);
+    if (last.clusters) kv.push([t("tr_m_words"), t("tr_m_words_of", { w: last.clusters.words, c: last.clusters.categories, n: res.category_words })]);
+    kv.push([t("tr_m_covered"), t("tr_m_covered_of", { c: last.analogy.covered, n: last.analogy.questions })]);
+    if (last.analogy.covered) kv.push([t("tr_m_analogy"), `${pct(last.analogy.accuracy_excluding_query)} (${t("tr_m_baseline")} ${pct(last.analogy.accuracy_baseline)})`]);
+  }
+  if (res.pending > 0) kv.push([t("tr_m_pending"), res.pending]);
+  $("#tr-meaning-kv").replaceChildren(...kv.map(([k, v]) => el("div", {}, k + " ", el("b", { text: String(v) }))));
+  const W = Math.min($("#tr-meaning").clientWidth || 900, 1180);
+  // the same steps across as the loss chart above, so the two read together
+  const steps = S.rows.filter((r) => typeof r.step === "number").map((r) => r.step);
+  const x0 = steps.length && last ? Math.min(steps[0], rows[0].step) : undefined;
+  const x1 = steps.length && last ? Math.max(steps.at(-1), last.step) : undefined;
+  const marker = S.steps.length && S.index < S.steps.length ? S.steps[S.index] : null;
+  const parts = [];
+  if (!lines.length) parts.push(el("div", { class: "muted small", text: rows.length ? t("tr_m_none") : "…" }));
+  else parts.push(lineChart("meaning-chart", W, 240, lines, { percent: true, zero: true, y1: 1, x0, x1, marker }),
+    legend(lines.map((l) => [l.label, l.color, l.dash])));
+  for (const e of res.errors || []) parts.push(el("div", { class: "error-box", text: `${t("tr_step")} ${e.step}: ${e.error}` }));
+  parts.push(el("p", { class: "small muted", text: t("tr_m_how") }));
+  $("#tr-meaning").replaceChildren(...parts);
 }
 
 // ---------- checkpoints ----------
@@ -157,6 +233,7 @@ async function loadAttention(i) {
 
 async function showStep(i) {
   S.index = i;
+  drawMeaning();
   const step = stepOf(i);
   $("#tr-step-label").textContent = step == null ? t("tr_current") : `${t("tr_step")} ${step}`;
   try {
@@ -216,13 +293,14 @@ async function main() {
       await showStep(next);
     }, 700);
   });
-  onLang(() => { applyStatic(); if (S.rows.length) drawCurves(); drawAttention(); });
+  onLang(() => { applyStatic(); if (S.rows.length) drawCurves(); drawMeaning(); drawAttention(); });
   const isRun = await poll();
   if (!isRun) return;
   await refreshCheckpoints();
+  refreshMeaning();
   await showStep(S.index);
   document.body.dataset.ready = "1";
   setInterval(poll, 2000);
-  setInterval(async () => { if (await refreshCheckpoints()) showStep(S.index); }, 5000);
+  setInterval(async () => { if (await refreshCheckpoints()) { showStep(S.index); refreshMeaning(); } }, 5000);
 }
 main();

@@ -112,6 +112,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/training/log", get(training::log))
         .route("/api/training/checkpoints", get(training::checkpoints))
         .route("/api/training/attention", post(training::attention))
+        .route("/api/training/meaning", get(training::meaning))
         .route("/v1/models", get(openai::models))
         .route("/v1/models/{id}", get(openai::model))
         .route("/v1/completions", post(openai::completions))

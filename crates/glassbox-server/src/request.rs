@@ -151,7 +151,10 @@ pub fn query<'a>(raw: Option<&'a str>, known: &[&str]) -> ApiResult<Vec<(&'a str
         if !known.contains(&name) {
             return Err(ApiError::param(
                 &cut(name, 40),
-                format!("unknown query parameter {:?}; this route takes {}", cut(name, 40), known.join(", ")),
+                match known {
+                    [] => format!("unknown query parameter {:?}; this route takes none", cut(name, 40)),
+                    _ => format!("unknown query parameter {:?}; this route takes {}", cut(name, 40), known.join(", ")),
+                },
             )
             .with_code("unknown_parameter"));
         }

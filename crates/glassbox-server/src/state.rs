@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::fingerprint::Fingerprint;
 
+use glassbox::io::safetensors::FileStamp;
 use glassbox::io::Model;
 use glassbox::tokenizer::Tokenizer;
 
@@ -107,6 +108,14 @@ impl Stats {
     }
 }
 
+/// Scores of a run's snapshots (`glassbox::inspect::meaning`), each with the model file it
+/// was scored from; all made with the tokenizer of the served model as `fingerprint` says.
+#[derive(Default)]
+pub struct MeaningCache {
+    pub fingerprint: Option<Fingerprint>,
+    pub scores: std::collections::HashMap<usize, (Option<FileStamp>, glassbox::inspect::meaning::SpaceScore)>,
+}
+
 pub struct AppState {
     /// The directory given on the command line.
     pub dir: PathBuf,
@@ -120,6 +129,8 @@ pub struct AppState {
     reload_error: RwLock<Option<String>>,
     /// Checkpoints loaded for the training replay, most recent use last.
     checkpoints: Mutex<VecDeque<(u64, Arc<Loaded>)>>,
+    /// The training page's meaning chart: each snapshot's scores, by step.
+    pub meaning: Mutex<MeaningCache>,
     pub stats: Stats,
     pub slots: Slots,
     /// Which requests may run (Host, Origin, content type).
@@ -148,6 +159,7 @@ impl AppState {
             reloading: Mutex::new(None),
             reload_error: RwLock::new(None),
             checkpoints: Mutex::new(VecDeque::new()),
+            meaning: Mutex::new(MeaningCache::default()),
             stats: Stats::default(),
             access,
             timeouts: options.timeouts,

@@ -1,7 +1,8 @@
 //! The training page's data: the run's `log.jsonl` (read incrementally, by byte offset, so
 //! the page can poll while `glassbox train` appends to it), the kept checkpoints
-//! (`checkpoints/step-N/model.safetensors`), and the attention patterns of any checkpoint
-//! on a prompt, to replay how the model learned to look.
+//! (`checkpoints/step-N/model.safetensors`), the attention patterns of any checkpoint
+//! on a prompt, to replay how the model learned to look, and each checkpoint's semantic
+//! space scored (analogies, cluster purity), to watch meaning form.
 //!
 //! `log.jsonl` lines are JSON objects: `{"step", "loss", "lr", "grad_norm", "tokens", "ms"}`
 //! per step and `{"step", "val_loss", "accuracy"?}` per evaluation. They are passed through
@@ -15,7 +16,12 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use glassbox::inspect::analogy_eval::builtin_questions;
+use glassbox::inspect::categories::builtin_categories;
+use glassbox::inspect::meaning::{score_snapshot, snapshots, MeaningAtStep};
+use glassbox::io::safetensors::FileStamp;
 use glassbox::model::{forward, Activations};
+use glassbox::train::run_dir::{kept_checkpoint_steps, logged_val_losses};
 use serde_json::{json, Value};
 
 use crate::api::{blocking, inspect};
@@ -79,22 +85,79 @@ pub async fn log(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) 
     }
 }
 
-/// Steps of the kept checkpoints, ascending.
-fn checkpoint_steps(state: &AppState) -> Vec<u64> {
-    let Ok(entries) = std::fs::read_dir(state.dir.join("checkpoints")) else {
-        return Vec::new();
-    };
-    let mut steps: Vec<u64> = entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_prefix("step-")).and_then(|n| n.parse().ok()))
-        .filter(|&s| state.checkpoint_dir(s).join("model.safetensors").is_file())
-        .collect();
-    steps.sort_unstable();
-    steps
+pub async fn checkpoints(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({"steps": kept_checkpoint_steps(&state.dir), "has_log": state.dir.join("log.jsonl").is_file()}))
 }
 
-pub async fn checkpoints(State(state): State<Arc<AppState>>) -> Json<Value> {
-    Json(json!({"steps": checkpoint_steps(&state), "has_log": state.dir.join("log.jsonl").is_file()}))
+/// Snapshots scored by one request at most; the page asks again for the rest (`pending`),
+/// so a long run's first visit answers in seconds, not all at once.
+const MEANING_PER_REQUEST: usize = 4;
+
+/// The semantic space of each kept snapshot: the built-in analogies (all sections) and the
+/// built-in categories' cluster purity, with the validation loss logged at that step.
+pub async fn meaning(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+    if let Err(e) = request::query(query.as_deref(), &[]) {
+        return e.into_response();
+    }
+    let st = state.clone();
+    inspect(&state, move |current| meaning_json(&st, &current)).await
+}
+
+fn meaning_json(state: &AppState, current: &crate::state::Loaded) -> ApiResult<Value> {
+    let Ok(models) = snapshots(&state.dir) else {
+        return Ok(json!({"rows": [], "pending": 0, "has_checkpoints": false}));
+    };
+    let tokenizer = current.tokenizer.as_ref();
+    if tokenizer.is_none() {
+        return Ok(json!({"rows": [], "pending": 0, "has_checkpoints": true,
+            "unavailable": "this model has no tokenizer, so the words of the analogies and categories cannot be looked up"}));
+    }
+    let val_losses = logged_val_losses(&state.dir);
+    let (questions, categories) = (builtin_questions(), builtin_categories());
+    let mut cache = state.meaning.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.fingerprint.as_ref() != Some(&current.fingerprint) {
+        cache.scores.clear(); // another tokenizer: every score is redone
+        cache.fingerprint = Some(current.fingerprint.clone());
+    }
+    let (mut rows, mut errors, mut scored, mut pending) = (Vec::new(), Vec::new(), 0, 0);
+    for (step, dir) in models {
+        let stamp = FileStamp::of_path(&dir.join("model.safetensors"));
+        let score = match cache.scores.get(&step) {
+            Some((seen, score)) if *seen == stamp => score.clone(),
+            _ if scored < MEANING_PER_REQUEST => {
+                scored += 1;
+                match score_snapshot(&state.dir, step, &dir, tokenizer, None, &questions, &categories) {
+                    Ok(row) => {
+                        cache.scores.insert(step, (stamp, row.score.clone()));
+                        row.score
+                    }
+                    Err(e) => {
+                        errors.push(json!({"step": step, "error": e.to_string()}));
+                        continue;
+                    }
+                }
+            }
+            _ => {
+                pending += 1;
+                continue;
+            }
+        };
+        let model = dir.strip_prefix(&state.dir).ok().map(|p| p.display().to_string()).filter(|p| !p.is_empty());
+        rows.push(MeaningAtStep {
+            step,
+            model: model.unwrap_or_else(|| ".".into()),
+            val_loss: val_losses.get(&step).copied(),
+            score,
+        });
+    }
+    Ok(json!({
+        "rows": rows,
+        "pending": pending,
+        "errors": errors,
+        "has_checkpoints": true,
+        "questions": questions.iter().map(|s| s.questions.len()).sum::<usize>(),
+        "category_words": categories.iter().map(|c| c.words.len()).sum::<usize>(),
+    }))
 }
 
 /// Attention patterns of every layer and head of checkpoint `step` (or of the current
