@@ -89,6 +89,13 @@ pub fn saved_step(dir: &Path) -> Option<usize> {
     file.header.metadata.get("step")?.parse().ok()
 }
 
+/// The run's settings (`trainer::RunMeta` as JSON: shape, data, options) from the saved
+/// state's header alone (cheap; `None` if there is no readable state).
+pub fn saved_run(dir: &Path) -> Option<serde_json::Value> {
+    let file = SafetensorsReader::open(&dir.join(TRAIN_STATE_FILE)).ok()?;
+    serde_json::from_str(file.header.metadata.get("run")?).ok()
+}
+
 /// Reads `dir/train_state.safetensors`.
 pub fn load_state(dir: &Path) -> Result<TrainState> {
     let path = dir.join(TRAIN_STATE_FILE);

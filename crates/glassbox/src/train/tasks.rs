@@ -91,6 +91,25 @@ impl Task {
         }
     }
 
+    /// The prompt of [`describe`](Self::describe)'s example, unanswered (`CBABBC` for
+    /// `sort`): what a page offers first for a model trained on this task.
+    pub fn example_prompt(&self) -> Vec<u32> {
+        let text = match self.kind {
+            TaskKind::Sort => "CBABBC",
+            TaskKind::Reverse => "ABCDEFGH",
+            TaskKind::Add => "123+456=",
+            TaskKind::Repeat => "^abcdabcdabc",
+        };
+        self.parse(text).expect("the example is a well-formed prompt")
+    }
+
+    /// The task a run directory was trained on, from its saved state (`None` for a run on
+    /// text, a model directory that is not a run, or an unreadable state).
+    pub fn of_run(dir: &std::path::Path) -> Option<Task> {
+        let run = super::checkpoint::saved_run(dir)?;
+        (run["data"]["kind"] == "task").then(|| Task::from_name(run["data"]["name"].as_str()?).ok())?
+    }
+
     /// A one-line description for people.
     pub fn describe(&self) -> &'static str {
         match self.kind {
@@ -336,6 +355,17 @@ fn repeat_period(prompt: &[u32]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_task_s_example_is_the_one_its_description_shows() {
+        for name in TASK_NAMES {
+            let task = Task::from_name(name).unwrap();
+            let prompt = task.example_prompt();
+            assert_eq!(prompt.len(), task.prompt_len, "{name}");
+            let shown = format!("({} → {})", task.render(&prompt), task.render(&task.answer(&prompt)));
+            assert!(task.describe().contains(&shown), "{name}: {shown} in {}", task.describe());
+        }
+    }
 
     #[test]
     fn examples_are_well_formed_and_answers_right() {
