@@ -74,7 +74,8 @@ export function pct(p) {
   if (p >= 0.995) return (p * 100).toFixed(1) + "%";
   if (p >= 0.0995) return (p * 100).toFixed(1) + "%";
   if (p >= 0.001) return (p * 100).toFixed(2) + "%";
-  if (p > 0) return (p * 100).toExponential(1) + "%";
+  // small ones in plain decimals, never exponent notation: 0.0012%
+  if (p > 0) return (p * 100).toFixed(Math.min(8, Math.ceil(-Math.log10(p * 100)) + 1)) + "%";
   return "0%";
 }
 export function count(n) {
@@ -329,6 +330,7 @@ export async function setupPage(active, opts = {}) {
     model = await api("/api/model");
     const fill = () => {
       chip.innerHTML = `<b>${esc(model.name)}</b> · ${t("chip_shape", { L: model.n_layer, H: model.n_head, C: model.n_embd, V: model.vocab_size, T: model.n_ctx })} · ${count(model.params.total)} ${t("params_word")}`;
+      chip.title = chip.textContent; // all of it, where the header has room for only a part
     };
     fill();
     onLang(fill);

@@ -109,7 +109,7 @@ function setStatus(key, vars) {
 function settings() {
   const seed = $("#pg-seed").value;
   return {
-    max_tokens: Math.max(1, Number($("#pg-max").value) || 48),
+    max_tokens: Math.max(1, Math.floor(Number($("#pg-max").value)) || 1),
     temperature: Number($("#pg-temp").value),
     top_k: Number($("#pg-topk").value) || undefined,
     top_p: Number($("#pg-topp").value),
@@ -135,9 +135,17 @@ async function run(body) {
     pendingRender = true;
     requestAnimationFrame(() => { pendingRender = false; render(); });
   };
+  const request = { ...settings(), ...body };
+  const asked = request.max_tokens;
   try {
-    await stream("/api/generate", { ...settings(), ...body }, (name, data) => {
-      if (name === "start") { S.promptIds = data.ids; S.promptViews = data.tokens; schedule(); }
+    await stream("/api/generate", request, (name, data) => {
+      if (name === "start") {
+        S.promptIds = data.ids; S.promptViews = data.tokens; schedule();
+        // more than the context has room for: the server generates what fits, and says so here
+        S.clampedVars = { asked, n: data.max_tokens, ctx: S.nCtx, p: data.ids.length };
+        S.clamped = data.max_tokens < asked;
+        $("#pg-note").textContent = S.clamped ? t("pg_clamped", S.clampedVars) : "";
+      }
       else if (name === "token") { S.steps.push(data); setStatus("pg_status_running", { n: S.steps.length }); schedule(); }
       else if (name === "done") { S.done = data; setStatus("pg_status_done", { n: S.steps.length, why: t("stop_" + data.stop) }); }
       else if (name === "error") throw new Error(data.error.message);
@@ -168,17 +176,21 @@ async function main() {
   const model = await setupPage("/playground");
   const prompt = $("#pg-prompt");
   const params = new URLSearchParams(location.search);
-  prompt.value = params.get("prompt") || (model && model.default_prompt) || "";
+  // a built-in task's model starts on its example problem, and writes the whole answer
+  const task = model && model.task;
+  prompt.value = params.get("prompt") || (task ? task.prompt : model && model.default_prompt) || "";
+  S.nCtx = model ? model.n_ctx : 0;
+  if (model) $("#pg-max").value = String(task ? task.answer_tokens : Math.min(48, model.n_ctx));
   const temp = $("#pg-temp"), topp = $("#pg-topp");
   temp.addEventListener("input", () => { $("#pg-temp-v").textContent = Number(temp.value).toFixed(2); });
   topp.addEventListener("input", () => { $("#pg-topp-v").textContent = Number(topp.value).toFixed(2); });
-  if (model) $("#pg-max").max = String(model.n_ctx);
   $("#pg-form").addEventListener("submit", (e) => { e.preventDefault(); run({ prompt: prompt.value }); });
   prompt.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) { e.preventDefault(); run({ prompt: prompt.value }); } });
   $("#pg-stop").addEventListener("click", () => { if (S.running) S.running.abort(); });
   onLang(() => {
     applyStatic();
     render();
+    if (S.clamped) $("#pg-note").textContent = t("pg_clamped", S.clampedVars);
     if (S.done) setStatus("pg_status_done", { n: S.steps.length, why: t("stop_" + S.done.stop) });
     else if (S.status) setStatus(...S.status);
   });

@@ -9,23 +9,49 @@ const S = { map: null, nb: null, an: null, dr: null, cat: null };
 window.glassbox = { state: S };
 
 // `cat`: the answer of /api/space/categories; when it covers enough words (a Shakespeare
-// vocabulary), the category words and Shakespeare's own examples
+// vocabulary), the category words and Shakespeare's own examples. A character or task
+// model's defaults come from its own vocabulary (`model.vocabulary`), so every default
+// word exists and every default sentence fits its context.
 function defaults(model, cat) {
   if (cat && cat.covered) {
     return { words: categoryWords(cat), nb: "king", an: ["king", "man", "woman"], dr: "grave",
       sentences: "a grave and serious man\ndig a grave\na most grave and reverend lord" };
   }
   const kind = model ? model.tokenizer.kind : "ids";
-  if (kind === "bpe") {
+  if (kind === "bpe" && !(model.vocabulary)) {
     return { words: "king queen man woman boy girl prince princess Paris London France England cat dog horse apple banana red blue green one two three Monday Friday",
       nb: "king", an: ["king", "man", "woman"], dr: "bank",
       sentences: "I sat on the bank of the river\nShe deposited the money at the bank\nThe bank raised its interest rates" };
   }
-  if (kind === "char") {
-    return { words: "a e i o u b c d f g s t A E I O U B C D . , ! ? :", nb: "a", an: ["A", "a", "b"], dr: "o",
-      sentences: "To be or not\nGood morrow\nO Romeo" };
+  if (model && model.vocabulary) return smallVocabularyDefaults(model);
+  const ids = [...Array(Math.min(8, model ? model.vocab_size : 8)).keys()].map((i) => `#${i}`);
+  return { words: ids.join(" "), nb: ids[1] || ids[0], an: ids.length >= 4 ? ids.slice(1, 4) : null, dr: "", sentences: "" };
+}
+
+function smallVocabularyDefaults(model) {
+  // single visible characters (a space or newline cannot be typed as a word)
+  const visible = model.vocabulary.filter((s) => s && [...s].length === 1 && s.trim() === s);
+  const preferred = "a e i o u b c d f g s t A E I O U B C D . , ! ? :".split(" ").filter((c) => visible.includes(c));
+  const words = (preferred.length >= 8 ? preferred : visible).slice(0, 40);
+  const fits = (text) => [...text].every((c) => model.vocabulary.includes(c)) && [...text].length <= model.n_ctx;
+  let dr = "", sentences = [];
+  const task = model.task;
+  if (task) {
+    // the example problem, the problem with its answer, and the problem backwards
+    sentences = [task.prompt, model.default_prompt, [...task.prompt].reverse().join("")];
+    dr = [...task.prompt].find((c) => sentences.every((s) => s.includes(c))) || "";
+  } else {
+    const shakespeare = ["To be or not", "Good morrow", "O Romeo"];
+    if (shakespeare.every(fits)) { sentences = shakespeare; dr = "o"; }
+    else if (fits(model.default_prompt)) {
+      const p = model.default_prompt;
+      sentences = [p, [...p].reverse().join("")];
+      dr = [...p].find((c) => c.trim() === c) || "";
+    }
   }
-  return { words: "#0 #1 #2 #3 #4 #5 #6 #7", nb: "#1", an: ["#1", "#2", "#3"], dr: "", sentences: "" };
+  // an analogy needs an answer besides its three words: four tokens at least
+  return { words: words.join(" "), nb: words[0] || "", an: words.length >= 4 ? words.slice(0, 3) : null,
+    dr, sentences: dr ? sentences.join("\n") : "" };
 }
 
 function categoryWords(cat) { return cat.points.map((p) => p.word).join(" "); }
@@ -176,7 +202,7 @@ async function main() {
   const d = defaults(model, S.cat);
   $("#map-words").value = d.words;
   $("#nb-word").value = d.nb;
-  [$("#an-a").value, $("#an-b").value, $("#an-c").value] = d.an;
+  if (d.an) [$("#an-a").value, $("#an-b").value, $("#an-c").value] = d.an;
   $("#dr-word").value = d.dr;
   $("#dr-sentences").value = d.sentences;
   const on = (id, fn) => $(id).addEventListener("submit", (e) => { e.preventDefault(); fn(); });
@@ -185,7 +211,7 @@ async function main() {
   on("#an-form", runAnalogy);
   on("#dr-form", runDrift);
   onLang(() => { applyStatic(); if (S.map) drawMap(S.map); if (S.dr) drawDrift(S.dr); });
-  await Promise.all([runMap(), runNeighbors(), runAnalogy(), d.dr ? runDrift() : null]);
+  await Promise.all([runMap(), d.nb ? runNeighbors() : null, d.an ? runAnalogy() : null, d.dr ? runDrift() : null]);
   document.body.dataset.ready = "1";
 }
 main();

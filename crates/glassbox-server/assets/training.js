@@ -17,7 +17,10 @@ async function poll() {
     }
     $("#tr-run").classList.remove("hidden");
     if (res.reset) S.rows = [];
-    if (res.rows.length) { S.rows.push(...res.rows); S.lastGrowth = Date.now(); drawCurves(); }
+    // "live" only when the log grows while the page watches: what is there at the first
+    // read is history, not a running `glassbox train`
+    if (res.rows.length) { S.rows.push(...res.rows); if (S.polled) S.lastGrowth = Date.now(); drawCurves(); }
+    S.polled = true;
     S.next = res.next;
     const live = Date.now() - S.lastGrowth < 60000 && S.lastGrowth > 0;
     $("#tr-live").classList.toggle("on", live);

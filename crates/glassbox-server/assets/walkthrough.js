@@ -1,7 +1,7 @@
 // The walkthrough: the user's prompt through this model, stage by stage, with the real
 // tensors (from /api/walkthrough), in chapters. ← → step through them.
 import {
-  $, api, applyStatic, count, css, el, esc, figure, fmt, heatmap, hideTip, hover, inkFor, lang, maxAbs,
+  $, api, applyStatic, count, css, el, esc, figure, fmt, heatmap, hideTip, hover, inkFor, lang, maxAbs, showTip,
   onLang, partText, pct, seqColor, setupPage, t, tokenChip, tokenReceipt, tokenText,
 } from "./common.js";
 import { CHAPTERS } from "./i18n.js";
@@ -39,6 +39,37 @@ const S = {
 window.glassbox = { state: S, go: (id) => go(CH.findIndex((c) => c.id === id)) };
 
 // ---------- data ----------
+// The server sends what a chapter draws (`parts`): the walkthrough's summary and the
+// focused position's logits for each prompt and focus; the embedding rows, the attention
+// patterns and a block's full tensors only when a chapter shows them, once per prompt
+// (once per layer for the tensors). None of those depend on the focus, so a token click
+// keeps them.
+const CHAPTER_PARTS = {
+  embedding: ["embedding_rows"],
+  attention: ["attention_patterns", "block"],
+  residual: ["block"],
+  mlp: ["block"],
+};
+// what does not depend on the focus, for the prompt in S.extra.prompt
+S.extra = { prompt: null, rows: null, patterns: null, blocks: {} };
+S.summary = null; // the last answer with the walkthrough's summary
+S.partsPending = null;
+
+function missingParts() {
+  const have = { embedding_rows: !!S.extra.rows, attention_patterns: !!S.extra.patterns, block: !!S.extra.blocks[S.layer] };
+  return (CHAPTER_PARTS[CH[S.chapter].id] || []).filter((p) => !have[p]);
+}
+
+/** Keeps the focus-free parts of an answer: embedding rows, attention patterns, tensors. */
+function absorb(res) {
+  const w = res.walkthrough || {};
+  if (w.embedding && w.embedding.rows) S.extra.rows = w.embedding.rows;
+  if (w.blocks && w.blocks.length && w.blocks[0].attention.heads.length && w.blocks[0].attention.heads[0].pattern) {
+    S.extra.patterns = w.blocks.map((b) => b.attention.heads.map((h) => ({ pattern: h.pattern, scores: h.scores })));
+  }
+  if (res.tensors) S.extra.blocks[res.layer] = res.tensors;
+}
+
 async function load() {
   const err = $("#error");
   err.classList.add("hidden");
@@ -48,63 +79,106 @@ async function load() {
   document.body.dataset.ready = "0";
   $("#stage").style.opacity = "0.55";
   try {
-    const body = { prompt: S.prompt, layer: S.layer };
+    // the prompt as typed, or as token ids once the loop has appended sampled tokens
+    const key = S.ids ? `ids:${S.ids.join(",")}` : S.prompt;
+    if (S.extra.prompt !== key) S.extra = { prompt: key, rows: null, patterns: null, blocks: {} };
+    const body = { layer: S.layer, parts: ["summary", "focus_logits", ...missingParts()] };
+    if (S.ids) body.ids = S.ids; else body.prompt = S.prompt;
     if (S.position != null) body.position = S.position;
-    const data = adapt(await api("/api/walkthrough", body, { signal: ctrl.signal }));
+    const res = await api("/api/walkthrough", body, { signal: ctrl.signal });
     if (ctrl.signal.aborted) return;
-    S.data = data;
-    S.position = data.position;
-    S.layer = data.layer;
-    S.head = Math.min(S.head, data.model.n_head - 1);
+    absorb(res);
+    S.summary = res;
+    S.data = adapt(res);
+    if (S.ids) $("#prompt").value = S.prompt = S.data.raw.tokens.map((tok) => tok.text ?? "").join("");
+    S.position = S.data.position;
+    S.head = Math.min(S.head, S.data.model.n_head - 1);
     S.sampled = null;
     render();
   } catch (e) {
     if (e.name === "AbortError") return;
-    err.textContent = e.message || String(e);
-    err.classList.remove("hidden");
-    document.body.dataset.ready = "error";
+    showError(e);
   } finally {
     if (S.pending === ctrl) S.pending = null;
     $("#stage").style.opacity = "";
   }
 }
 
+/** A rejected prompt clears the old picture: what is on screen must be what was asked. */
+function showError(e) {
+  const err = $("#error");
+  err.textContent = e.message || String(e);
+  err.classList.remove("hidden");
+  S.data = null;
+  S.summary = null;
+  S.extra = { prompt: null, rows: null, patterns: null, blocks: {} };
+  for (const id of ["#strip", "#pipeline", "#chapter", "#stage"]) $(id).replaceChildren();
+  document.body.dataset.ready = "error";
+}
+
+/** Fetches what the chapter on screen needs and the page does not have, then draws again. */
+async function loadMissing(parts) {
+  const key = `${S.layer}:${parts.join(",")}`;
+  if (S.partsPending && S.partsPending.key === key) return;
+  if (S.partsPending) S.partsPending.ctrl.abort();
+  const ctrl = new AbortController();
+  S.partsPending = { key, ctrl };
+  const extra = S.extra;
+  try {
+    const res = await api("/api/walkthrough", { ids: S.data.ids, layer: S.layer, position: S.position, parts }, { signal: ctrl.signal });
+    if (S.extra !== extra) return; // another prompt came meanwhile
+    absorb(res);
+    S.data = adapt(S.summary);
+    render();
+  } catch (e) {
+    if (e.name !== "AbortError") showError(e);
+  } finally {
+    if (S.partsPending && S.partsPending.ctrl === ctrl) S.partsPending = null;
+  }
+}
+
 /**
  * The server sends the engine's walkthrough (`inspect::explain`, the JSON of
- * `glassbox explain --json`) and one block's full tensors (`inspect::trace`). This shapes
- * them into matrices for drawing; no number is changed.
+ * `glassbox explain --json`) in parts, every logit of the focused position and, when
+ * asked, one block's full tensors (`inspect::trace`). This shapes them into matrices for
+ * drawing; no number is changed.
  */
 function adapt(res) {
   const w = res.walkthrough, info = res.model;
-  const T = w.tokens.length, C = w.model.n_embd, L = res.layer;
+  const T = w.tokens.length, C = w.model.n_embd;
   const square = (jagged, fill) => {
     const out = new Array(T * T).fill(fill);
     jagged.forEach((row, q) => row.forEach((v, k) => { out[q * T + k] = v; }));
     return out;
   };
-  const rows = (key, name) => ({ name, shape: [T, C], data: w.embedding.rows.flatMap((r) => r[key]) });
-  const tensor = (suffix) => res.tensors[`blocks.${L}.${suffix}`];
+  const embeddingRows = S.extra.rows;
+  const rows = (key, name) => ({ name, shape: [T, C], data: embeddingRows.flatMap((r) => r[key]) });
   const ln = (f) => ({ ...f, eps: f.epsilon });
   const logits = res.focus_logits;
   const order = [...logits.keys()].sort((a, b) => logits[b] - logits[a] || a - b);
   const views = {};
   for (const [id, v] of Object.entries(w.vocab)) views[id] = vocabView(v);
-  return {
+  const patterns = S.extra.patterns;
+  const data = {
     raw: w,
+    prompt: S.prompt,
     model: info,
     T,
     ids: w.tokens.map((t) => t.id),
     tokens: w.tokens.map(promptView),
     position: w.focus,
-    layer: L,
-    embedding: { wte: rows("token", "hook_embed"), wpe: rows("position_embedding", "hook_pos_embed"), sum: rows("sum", "blocks.0.hook_resid_pre") },
-    attention: w.blocks.map((b, l) => ({
-      layer: l,
-      heads: b.attention.heads.map((h) => ({
-        pattern: { name: `blocks.${l}.attn.hook_pattern[${h.head}]`, shape: [T, T], data: square(h.pattern, 0) },
-        scores: { name: `blocks.${l}.attn.hook_attn_scores[${h.head}]`, shape: [T, T], data: square(h.scores, null) },
-      })),
-    })),
+    embedding: embeddingRows
+      ? { wte: rows("token", "hook_embed"), wpe: rows("position_embedding", "hook_pos_embed"), sum: rows("sum", "blocks.0.hook_resid_pre") }
+      : null,
+    attention: patterns
+      ? patterns.map((heads, l) => ({
+        layer: l,
+        heads: heads.map((h, i) => ({
+          pattern: { name: `blocks.${l}.attn.hook_pattern[${i}]`, shape: [T, T], data: square(h.pattern, 0) },
+          scores: { name: `blocks.${l}.attn.hook_attn_scores[${i}]`, shape: [T, T], data: square(h.scores, null) },
+        })),
+      }))
+      : null,
     residual: {
       stages: w.residual.stages.map((name) => {
         const m = /^blocks\.(\d+)\.hook_resid_(pre|mid|post)$/.exec(name);
@@ -113,22 +187,31 @@ function adapt(res) {
       norms: w.residual.norms,
       added: w.blocks.map((b) => ({ attn: b.attn_out_norm, mlp: b.mlp_out_norm })),
     },
-    block: {
-      layer: L,
-      ln1: ln(w.blocks[L].ln_1),
-      ln2: ln(w.blocks[L].ln_2),
-      mlp: w.blocks[L].mlp,
-      resid_pre: tensor("hook_resid_pre"),
-      q: tensor("attn.hook_q"), k: tensor("attn.hook_k"), v: tensor("attn.hook_v"), z: tensor("attn.hook_z"),
-      attn_out: tensor("hook_attn_out"), resid_mid: tensor("hook_resid_mid"),
-      ln2_normalized: tensor("ln2.hook_normalized"),
-      mlp_pre: tensor("mlp.hook_pre"), mlp_post: tensor("mlp.hook_post"), mlp_out: tensor("hook_mlp_out"),
-      resid_post: tensor("hook_resid_post"),
-    },
     ln_final: ln(w.ln_f),
     logits: { position: w.logits.position, values: logits, top: order, max: w.logits.max, min: w.logits.min, mean: w.logits.mean },
     lens: w.lens,
     vocab: views,
+  };
+  data.block = blockData(w, S.layer);
+  return data;
+}
+
+/** Block `L`: the walkthrough's summaries of it, and its full tensors once they are here. */
+function blockData(w, L) {
+  const ln = (f) => ({ ...f, eps: f.epsilon });
+  const tensors = S.extra.blocks[L];
+  const tensor = (suffix) => (tensors ? tensors[`blocks.${L}.${suffix}`] : null);
+  return {
+    layer: L,
+    ln1: ln(w.blocks[L].ln_1),
+    ln2: ln(w.blocks[L].ln_2),
+    mlp: w.blocks[L].mlp,
+    resid_pre: tensor("hook_resid_pre"),
+    q: tensor("attn.hook_q"), k: tensor("attn.hook_k"), v: tensor("attn.hook_v"), z: tensor("attn.hook_z"),
+    attn_out: tensor("hook_attn_out"), resid_mid: tensor("hook_resid_mid"),
+    ln2_normalized: tensor("ln2.hook_normalized"),
+    mlp_pre: tensor("mlp.hook_pre"), mlp_post: tensor("mlp.hook_post"), mlp_out: tensor("hook_mlp_out"),
+    resid_post: tensor("hook_resid_post"),
   };
 }
 const hexOf = (bytes) => bytes.map((b) => b.toString(16).padStart(2, "0")).join(" ");
@@ -150,7 +233,8 @@ function setFocus(pos) {
 function setLayer(layer) {
   if (layer === S.layer) return;
   S.layer = layer;
-  load();
+  S.data.block = blockData(S.data.raw, layer); // the summaries are here; the tensors come if a chapter needs them
+  render();
 }
 
 // ---------- frame: strip, pipeline, chapter text, footer ----------
@@ -164,8 +248,20 @@ function vocabText(id) {
 
 function renderStrip() {
   const strip = $("#strip");
-  strip.replaceChildren(...S.data.tokens.map((tok, i) =>
-    tokenChip(tok, { focus: i === S.position, onclick: () => setFocus(i), extra: `${t("position")} ${i}` })));
+  // a built-in task's model: the positions whose next token is part of the answer
+  const task = S.data.model.task;
+  const first = task ? task.prompt_tokens - 1 : Infinity;
+  strip.replaceChildren(...S.data.tokens.map((tok, i) => {
+    const writes = i >= first && i < first + task.answer_tokens;
+    const extra = `${t("position")} ${i}` + (writes ? `<br>${t("writes_answer", { k: i - first + 1, n: task.answer_tokens })}` : "");
+    const chip = tokenChip(tok, { focus: i === S.position, onclick: () => setFocus(i), extra });
+    if (writes) chip.classList.add("writes-answer");
+    chip.tabIndex = 0;
+    chip.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); setFocus(i); } });
+    return chip;
+  }));
+  const named = task && t(`task_${task.name}`);
+  $("#strip-note").textContent = task ? t("task_note", { task: named === `task_${task.name}` ? task.describe : named, from: first }) : "";
 }
 
 function renderPipeline() {
@@ -290,10 +386,18 @@ function render() {
   stage.replaceChildren();
   const width = Math.max(260, stage.clientWidth - 40);
   const id = CH[S.chapter].id;
-  RENDER[id](stage, width);
-  stage.scrollTop = scroll;
   S.renders++;
   document.body.dataset.chapter = id;
+  const missing = missingParts();
+  if (missing.length) {
+    stage.append(el("div", { class: "loading", text: t("loading") }));
+    document.body.dataset.renders = String(S.renders);
+    document.body.dataset.ready = "0";
+    loadMissing(missing);
+    return;
+  }
+  RENDER[id](stage, width);
+  stage.scrollTop = scroll;
   document.body.dataset.renders = String(S.renders);
   document.body.dataset.ready = "1";
 }
@@ -332,7 +436,7 @@ function shapeText(dims) {
 function matrixFigure(name, tensor, kind, width, extraReceipt, opts = {}) {
   const T = S.data.T;
   const cols = tensor.data.length / tensor.shape[0];
-  const labels = tokenRows();
+  const labels = opts.rowLabels || tokenRows();
   const hm = heatmap({
     rows: rowsOf(tensor), cols, data: tensor.data, width, rowLabels: opts.noLabels ? null : labels, focusRow: S.position,
     scale: opts.scale || "div", max: opts.max, minRowHeight: opts.minRowHeight ?? (T <= 24 ? 14 : 10),
@@ -404,7 +508,25 @@ RENDER.tokenization = (stage) => {
       el("td", { class: "mono muted", text: tok.hex || "—" }),
       el("td", { class: "small muted", text: (tok.parts || []).map(partText).filter(Boolean).join("; ") }))));
   stage.append(table);
+  if (d.raw.merges) stage.append(mergesFigure(d.raw.merges));
 };
+
+/** BPE at work: each piece of the prompt from its bytes, merge by merge, to its tokens. */
+function mergesFigure(pieces) {
+  const steps = pieces.reduce((n, p) => n + p.stages.length - 1, 0);
+  const box = el("div", { id: "merges", style: { marginTop: "18px" } },
+    el("h3", { text: t("merges_title", { pieces: pieces.length, steps }) }),
+    el("p", { class: "small muted", text: t("merges_note") }));
+  for (const piece of pieces) {
+    const rows = piece.stages.map((stage, i) => el("div", { class: "merge-row", dataset: { stage: String(i) } },
+      el("span", { class: "merge-what small muted" }, stage.merge
+        ? el("span", {}, `#${stage.merge.rank} `, el("code", { text: tokenText(stage.merge.left) }), " + ", el("code", { text: tokenText(stage.merge.right) }), " → ", el("code", { text: tokenText(stage.merge.merged) }))
+        : t("merges_bytes", { n: piece.bytes.length })),
+      el("span", { class: "tokens" }, stage.tokens.map((v) => tokenChip(v)))));
+    box.append(el("div", { class: "merge-piece" }, rows));
+  }
+  return box;
+}
 
 RENDER.embedding = (stage, width) => {
   const e = S.data.embedding, m = S.data.model;
@@ -416,7 +538,8 @@ RENDER.embedding = (stage, width) => {
   stage.append(el("div", { class: "stage-grid", style: { flexDirection: "column" } },
     matrixFigure("wte[ids]", e.wte, "weight", w, null, { dims: [`T=${S.data.T}`, `C=${C}`], max, note: `← wte [${m.vocab_size}, ${C}]` }),
     sign("+"),
-    matrixFigure("wpe[0..T]", e.wpe, "weight", w, null, { dims: [`T=${S.data.T}`, `C=${C}`], max, note: `← wpe [${m.n_ctx}, ${C}]` }),
+    // wpe's rows are positions, not tokens
+    matrixFigure("wpe[0..T]", e.wpe, "weight", w, null, { dims: [`T=${S.data.T}`, `C=${C}`], max, note: `← wpe [${m.n_ctx}, ${C}]`, rowLabels: [...Array(S.data.T).keys()].map(String) }),
     sign("="),
     matrixFigure("x", e.sum, "act", w, sumReceipt, { dims: [`T=${S.data.T}`, `C=${C}`], max, className: "embed-sum" })));
 };
@@ -528,8 +651,55 @@ RENDER.attention = (stage, width) => {
       el("div", {}, el("h3", { text: t("softmax_pattern") }),
         mat(`hook_pattern[${h}]`, hd.pattern.data, T, T, "act", "seq", (i, j, val) => attnReceipt(S.layer, h, i, j, val, hd.scores.data[i * T + j]), "attn-detail")),
       el("div", {}, el("h3", { text: t("weighted_sum") }),
-        mat(`hook_z[${h}]`, z, T, dh, "act", "div", vecReceipt("z")))));
+        mat(`hook_z[${h}]`, z, T, dh, "act", "div", vecReceipt("z")))),
+    el("h3", { style: { marginTop: "20px" }, text: t("arcs_title", { l: S.layer, h }) }),
+    attentionArcs(hd.pattern.data, T, labels, Math.min(width, 560)));
 };
+
+/** Minimum weight drawn as a line (the heatmap beside it shows every weight). */
+const ARC_MIN = 0.01;
+/**
+ * The pattern as lines between tokens: queries on the left, keys on the right, one line
+ * from each query to each key it reads, as thick as the weight; the focused query's lines
+ * in full colour, the others faint. Hovering a query shows only its lines.
+ */
+function attentionArcs(pattern, T, labels, width) {
+  const rowH = Math.max(13, Math.min(22, Math.floor(640 / T)));
+  const H = 28 + T * rowH, labelW = 96, x0 = labelW + 6, x1 = width - labelW - 6;
+  const y = (i) => 24 + i * rowH + rowH / 2;
+  const svg = [`<svg class="chart arcs" id="attn-arcs" width="${width}" height="${H}" viewBox="0 0 ${width} ${H}">`,
+    `<text x="${x0 - 4}" y="14" text-anchor="end">${esc(t("query"))}</text><text x="${x1 + 4}" y="14">${esc(t("key"))}</text>`];
+  for (let q = 0; q < T; q++) {
+    const focus = q === S.position;
+    for (let k = 0; k <= q; k++) {
+      const w = pattern[q * T + k];
+      if (!(w >= ARC_MIN)) continue;
+      svg.push(`<line class="arc${focus ? " focus" : ""}" data-q="${q}" data-k="${k}" data-w="${w}" x1="${x0}" y1="${y(q)}" x2="${x1}" y2="${y(k)}" stroke-width="${(0.6 + 6 * w).toFixed(2)}"/>`);
+    }
+  }
+  for (let i = 0; i < T; i++) {
+    const cls = i === S.position ? "tl focus" : "tl";
+    svg.push(`<text class="${cls} q" data-q="${i}" x="${x0 - 6}" y="${y(i) + 4}" text-anchor="end">${esc(labels[i])} ${i}</text>`);
+    svg.push(`<text class="${cls}" x="${x1 + 6}" y="${y(i) + 4}">${i} ${esc(labels[i])}</text>`);
+  }
+  svg.push("</svg>");
+  const holder = el("div", { html: svg.join("") });
+  const root = holder.firstChild;
+  root.querySelectorAll("text.q").forEach((label) => {
+    const mine = root.querySelectorAll(`line.arc[data-q="${label.dataset.q}"]`);
+    label.addEventListener("pointerenter", () => { root.classList.add("only"); mine.forEach((l) => l.classList.add("hl")); });
+    label.addEventListener("pointerleave", () => { root.classList.remove("only"); mine.forEach((l) => l.classList.remove("hl")); });
+    label.addEventListener("click", () => setFocus(Number(label.dataset.q)));
+  });
+  root.addEventListener("pointerover", (e) => {
+    const line = e.target.closest && e.target.closest("line.arc");
+    if (!line) return;
+    const q = Number(line.dataset.q), k = Number(line.dataset.k), w = Number(line.dataset.w);
+    showTip(`${t("query")} <code>${esc(labels[q])}</code> (${q}) → ${t("key")} <code>${esc(labels[k])}</code> (${k})<br>${t("weight")} = <code>${fmt(w)}</code> (${pct(w)})`, e.clientX, e.clientY);
+  });
+  root.addEventListener("pointerout", hideTip);
+  return el("div", { class: "fig act" }, holder, el("div", { class: "small muted", text: t("arcs_note", { min: pct(ARC_MIN) }) }));
+}
 
 function attnReceipt(l, h, q, k, w, score) {
   const labels = tokenRows();
@@ -675,7 +845,8 @@ function softmax(logits, temperature) {
 /** The distribution the sampler draws from: softmax(z/T), cut by top-k and top-p, renormalized. */
 function distribution(logits, temperature, topK, topP) {
   const probs = softmax(logits, temperature);
-  const order = [...logits.keys()].sort((a, b) => probs[b] - probs[a] || a - b);
+  // ranked by logit (the same order as any τ > 0 gives; at τ = 0 the runners-up stay in order)
+  const order = [...logits.keys()].sort((a, b) => logits[b] - logits[a] || a - b);
   let keep = order.length;
   if (topK > 0) keep = Math.min(keep, topK);
   if (topP < 1) {
@@ -695,7 +866,7 @@ function samplingControls() {
   const pVal = el("span", { class: "mono", id: "topp-value", text: S.topP.toFixed(2) });
   const update = () => { tVal.textContent = S.temperature.toFixed(2); pVal.textContent = S.topP.toFixed(2); S.sampled = null; drawSoftmax(); };
   return [
-    el("label", { class: "field" }, el("span", {}, t("temperature"), " ", tVal),
+    el("label", { class: "field" }, el("span", {}, t("temperature"), " τ ", tVal),
       el("input", { type: "range", id: "temperature", min: "0", max: "2", step: "0.05", value: String(S.temperature),
         oninput: (e) => { S.temperature = Number(e.target.value); update(); } })),
     el("label", { class: "field" }, `${t("top_k")} (0 = ${t("off")})`,
@@ -715,63 +886,93 @@ function samplingControls() {
 }
 
 const SHOWN = 10;
+/** A bar row of the softmax chapter: the raw probability and the sampled one, each a bar. */
+function probRow(label, raw, q, maxRaw, maxQ, cls, data) {
+  const bar = (v, max, kind) => el("span", { class: `track ${kind}` }, el("span", { class: "fill", style: { width: Math.max(0, Math.min(1, v / (max || 1))) * 100 + "%" } }));
+  return el("div", { class: "bar-row two " + cls, dataset: data },
+    el("span", { class: "label", text: label }),
+    bar(raw, maxRaw, "raw"), el("span", { class: "val raw", text: pct(raw) }),
+    bar(q, maxQ, "q"), el("span", { class: "val", text: pct(q) }));
+}
+
 function drawSoftmax() {
   const box = $("#softmax-bars");
   if (!box) return;
   const lg = S.data.logits;
   const { q, order, keep } = distribution(lg.values, S.temperature, S.topK, S.topP);
-  const rows = [];
-  let shownSum = 0;
+  const raw = softmax(lg.values, 1);
   const shown = Math.min(SHOWN, keep);
-  let restAll = 0;
-  for (let i = shown; i < keep; i++) restAll += q[order[i]];
-  const maxq = Math.max(q[order[0]], restAll) || 1;
+  // bars scaled among the tokens shown, each column against its own largest
+  const maxRaw = Math.max(...order.slice(0, shown + 3).map((id) => raw[id]));
+  const maxQ = q[order[0]];
+  const head = el("div", { class: "bar-row two head" }, el("span"), el("span", { class: "small muted", text: t("p_raw") }), el("span"),
+    el("span", { class: "small muted", text: t("p_sampled") }), el("span"));
+  const rows = [head];
+  let shownSum = 0;
   for (let i = 0; i < shown; i++) {
     const id = order[i];
     shownSum += q[id];
-    const r = barRow(vocabText(id), q[id] / maxq, pct(q[id]), id === S.sampled ? "picked" : "", { p: String(q[id]), id: String(id) });
-    hover(r, () => tokenReceipt(S.data.vocab[String(id)]) + `<br>logit ${fmt(lg.values[id], 3)} → p = <code>${fmt(q[id], 5)}</code>`);
+    const r = probRow(vocabText(id), raw[id], q[id], maxRaw, maxQ, id === S.sampled ? "picked" : "", { p: String(q[id]), raw: String(raw[id]), id: String(id) });
+    hover(r, () => tokenReceipt(S.data.vocab[String(id)]) + `<br>logit ${fmt(lg.values[id], 3)} → softmax <code>${fmt(raw[id], 5)}</code> → p = <code>${fmt(q[id], 5)}</code>`);
     rows.push(r);
   }
-  // a few of the tokens top-k / top-p removed, greyed at 0
+  // the runners-up that τ, top-k or top-p removed, at 0
   for (let i = keep; i < Math.min(keep + 3, order.length, SHOWN + 3); i++) {
-    rows.push(barRow(vocabText(order[i]), 0, "0%", "cut", { p: "0", id: String(order[i]) }));
+    const id = order[i];
+    rows.push(probRow(vocabText(id), raw[id], 0, maxRaw, maxQ, "cut", { p: "0", raw: String(raw[id]), id: String(id) }));
   }
   if (keep > shown) {
-    let rest = 0;
-    for (let i = shown; i < keep; i++) rest += q[order[i]];
+    let rest = 0, restRaw = 0;
+    for (let i = shown; i < keep; i++) { rest += q[order[i]]; restRaw += raw[order[i]]; }
     shownSum += rest;
-    rows.push(barRow(t("others", { n: keep - shown }), rest / maxq, pct(rest), "others", { p: String(rest) }));
+    const r = probRow(t("others", { n: keep - shown }), restRaw, rest, maxRaw, maxQ, "others", { p: String(rest) });
+    rows.push(r);
   }
   box.replaceChildren(...rows);
   const note = $("#softmax-sum");
   note.textContent = t("sum_shown", { s: shownSum.toFixed(4) }) + (S.temperature === 0 ? " · " + t("greedy") : "");
   note.dataset.sum = String(shownSum);
   const picked = $("#sampled");
-  picked.textContent = S.sampled == null ? "" : t("sampled", { tok: vocabText(S.sampled) });
+  picked.replaceChildren();
+  if (S.sampled != null) picked.append(t("sampled", { tok: vocabText(S.sampled) }), " ", appendButton(S.sampled));
   document.body.dataset.softmaxDraws = String(Number(document.body.dataset.softmaxDraws || 0) + 1);
+}
+
+/** The autoregressive loop: the sampled token appended, and the same pass run again. */
+function appendButton(id) {
+  const limit = S.data.model.max_walkthrough_tokens;
+  if (S.data.T >= limit) return el("div", { class: "small muted", id: "append-full", text: t("append_full", { n: limit }) });
+  return el("button", { class: "btn primary", type: "button", id: "append-run", onclick: () => {
+    S.ids = [...S.data.ids, id];
+    S.appended = (S.appended || 0) + 1;
+    S.position = null;
+    S.sampled = null;
+    load();
+  } }, t("append_run", { tok: vocabText(id) }));
 }
 
 RENDER.softmax = (stage) => {
   const lg = S.data.logits;
-  stage.append(el("h3", { text: `softmax(logits / ${t("temperature")}) · ${t("position")} ${lg.position} ${tokLabel(lg.position)}` }),
+  stage.append(el("h3", { text: `softmax(logits / τ) · ${t("position")} ${lg.position} ${tokLabel(lg.position)}` }),
     el("div", { class: "bars", id: "softmax-bars" }),
     el("div", { class: "status", id: "softmax-sum" }),
-    el("div", { class: "answer", id: "sampled" }));
+    el("div", { class: "answer", id: "sampled" }),
+    el("p", { class: "small muted", id: "loop-note", text: t("loop_note", { k: S.appended || 0 }) }));
   drawSoftmax();
 };
 
 RENDER.lens = (stage) => {
   const d = S.data, lens = d.lens, T = d.T;
   const table = el("table", { class: "lens", id: "lens-table" });
-  table.append(el("tr", {}, el("th"), d.tokens.map((tok, i) => el("th", { text: `${i} ${tokenText(tok)}` }))));
+  table.append(el("tr", {}, el("th"), d.tokens.map((tok, i) =>
+    el("th", { class: i === S.position ? "focus" : "", text: `${i} ${tokenText(tok)}`, onclick: () => setFocus(i) }))));
   lens.cells.forEach((cells, depth) => {
     const label = depth === 0 ? t("lens_depth_embed") : t("lens_depth_block", { l: depth - 1 });
     table.append(el("tr", {}, el("th", { style: { textAlign: "right" }, text: label }), cells.map((cell, pos) => {
       const top = cell.top[0];
       const bg = seqColor(top.prob);
       const hit = pos + 1 < T && top.id === d.ids[pos + 1];
-      const td = el("td", { class: hit ? "hit" : "", style: { background: css(bg), color: inkFor(bg) }, text: vocabText(top.id) });
+      const td = el("td", { class: (hit ? "hit" : "") + (pos === S.position ? " focus" : ""), style: { background: css(bg), color: inkFor(bg) }, text: vocabText(top.id) });
       hover(td, () => `<span class="k">${esc(lens.layers[depth])} · ${t("position")} ${pos}</span><br>` +
         cell.top.map((tp) => `<code>${esc(vocabText(tp.id))}</code> ${pct(tp.prob)}`).join("<br>") +
         `<br><span class="k">${t("lens_rank")}:</span> ${cell.final_token_rank} · KL ${fmt(cell.kl_to_final, 3)}` +
@@ -779,7 +980,11 @@ RENDER.lens = (stage) => {
       return td;
     })));
   });
-  stage.append(el("h3", { text: t("lens_title") }), el("div", { style: { overflowX: "auto" } }, table));
+  const wrap = el("div", { style: { overflowX: "auto" }, id: "lens-wrap" }, table);
+  stage.append(el("h3", { text: t("lens_title") }), wrap);
+  // the focused column in view, however long the prompt
+  const focusHead = table.querySelector("th.focus");
+  if (focusHead) wrap.scrollLeft = Math.max(0, focusHead.offsetLeft - wrap.clientWidth / 2);
 };
 
 // ---------- start ----------
@@ -796,6 +1001,8 @@ async function main() {
   $("#prompt-form").addEventListener("submit", (e) => {
     e.preventDefault();
     S.prompt = input.value;
+    S.ids = null; // typed text again: the loop starts over
+    S.appended = 0;
     S.position = null;
     const u = new URL(location.href);
     u.searchParams.set("prompt", S.prompt);

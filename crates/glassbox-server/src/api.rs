@@ -13,6 +13,7 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use glassbox::model::params::BLOCK_TENSORS;
+use glassbox::train::tasks::Task;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -102,6 +103,7 @@ pub fn info_json(state: &AppState, loaded: &Loaded) -> Value {
         None => json!({"kind": "ids", "describe": "no tokenizer files: prompts are token ids", "size": v}),
     };
     let run = state.dir.join("log.jsonl").is_file();
+    let task = Task::of_run(&state.dir).filter(|task| task.vocab_size() == v && task.seq_len() <= t);
     json!({
         "name": state.name,
         "dir": state.dir.display().to_string(),
@@ -125,14 +127,53 @@ pub fn info_json(state: &AppState, loaded: &Loaded) -> Value {
         "tokenizer": tokenizer,
         "is_run": run,
         "max_walkthrough_tokens": walkthrough::MAX_TOKENS.min(t),
-        "default_prompt": default_prompt(loaded),
+        "default_prompt": default_prompt(loaded, task.as_ref()),
+        "task": task.as_ref().map(task_json),
+        "vocabulary": small_vocabulary(loaded),
         "reload_error": state.reload_error(),
     })
 }
 
-/// A prompt the walkthrough starts with: plain English where the vocabulary can spell it,
-/// else a few of the vocabulary's own characters, else token ids.
-fn default_prompt(loaded: &Loaded) -> String {
+/// The largest vocabulary whose tokens `/api/model` lists (a character or task model's).
+const LISTED_VOCABULARY: usize = 300;
+
+/// Every token's text, in id order (`null` where it is not whole UTF-8), for vocabularies
+/// of at most [`LISTED_VOCABULARY`] tokens: the pages pick their examples from it.
+fn small_vocabulary(loaded: &Loaded) -> Option<Vec<Option<String>>> {
+    let tok = loaded.tokenizer.as_ref()?;
+    let v = loaded.config().vocab_size;
+    (v <= LISTED_VOCABULARY).then(|| {
+        (0..v as u32)
+            .map(|id| tok.token_bytes(id).and_then(|b| std::str::from_utf8(b).ok()).map(str::to_string))
+            .collect()
+    })
+}
+
+/// A built-in task's facts for the pages: its example problem and answer, and how many
+/// tokens each takes (the positions from `prompt_tokens − 1` on write the answer).
+fn task_json(task: &Task) -> Value {
+    let prompt = task.example_prompt();
+    json!({
+        "name": task.name(),
+        "describe": task.describe(),
+        "prompt_tokens": task.prompt_len,
+        "answer_tokens": task.answer_len,
+        "prompt": task.render(&prompt),
+        "answer": task.render(&task.answer(&prompt)),
+    })
+}
+
+/// A prompt the walkthrough starts with: for a model of a built-in task, its example
+/// problem with the answer written after it (as in training: every answer position is
+/// read at once); else plain English where the vocabulary can spell it, else a few of the
+/// vocabulary's own characters, else token ids.
+fn default_prompt(loaded: &Loaded, task: Option<&Task>) -> String {
+    if let Some(task) = task {
+        let prompt = task.example_prompt();
+        let answer = task.answer(&prompt);
+        let full: Vec<u32> = prompt.iter().chain(&answer).copied().take(task.seq_len()).collect();
+        return task.render(&full);
+    }
     let v = loaded.config().vocab_size;
     let limit = walkthrough::MAX_TOKENS.min(loaded.config().n_ctx);
     let Some(tok) = &loaded.tokenizer else {
@@ -189,12 +230,21 @@ pub async fn walkthrough(State(state): State<Arc<AppState>>, body: Result<Bytes,
     let st = state.clone();
     inspect(&state, move |loaded| {
         let f = Fields(&body);
-        only(&f, &["prompt", "ids", "layer", "position"])?;
+        only(&f, &["prompt", "ids", "layer", "position", "parts"])?;
         let limit = walkthrough::MAX_TOKENS.min(loaded.config().n_ctx);
         let ids = request::prompt_ids(&loaded, &f, limit, "the walkthrough")?;
         let layer = request::index(&f, "layer", 0, loaded.config().n_layer, "this model's blocks")?;
         let position = request::index(&f, "position", ids.len() - 1, ids.len(), "the prompt's positions")?;
-        let mut out = walkthrough::walkthrough(&loaded, &ids, layer, position).map_err(ApiError::engine)?;
+        let parts = match f.strings("parts", walkthrough::Parts::NAMES.len())? {
+            None => walkthrough::Parts::ALL,
+            Some(names) => walkthrough::Parts::from_names(&names).map_err(|why| ApiError::param("parts", why))?,
+        };
+        let mut out = walkthrough::walkthrough(&loaded, &ids, layer, position, parts).map_err(ApiError::engine)?;
+        if parts.summary {
+            if let Some(merges) = f.str("prompt")?.and_then(|text| walkthrough::merges(&loaded, text, &ids)) {
+                out["walkthrough"]["merges"] = merges;
+            }
+        }
         out["model"] = info_json(&st, &loaded);
         Ok(out)
     })
@@ -217,10 +267,11 @@ async fn generate_inner(state: Arc<AppState>, body: Result<Bytes, BytesRejection
         let f = Fields(&body);
         only(&f, &["prompt", "ids", "max_tokens", "temperature", "top_k", "top_p", "seed"])?;
         let n_ctx = loaded.config().n_ctx;
-        let what = format!("generation (the context holds {n_ctx} and must keep room for one new token)");
-        let ids = request::prompt_ids(&loaded, &f, n_ctx - 1, &what)?;
-        // At most what the context has room for.
-        let max_new = request::count(&f, "max_tokens", 64, usize::MAX)?.min(n_ctx - ids.len());
+        let what = format!("generation (the context holds {n_ctx} tokens)");
+        let ids = request::prompt_ids(&loaded, &f, n_ctx, &what)?;
+        // At most what the context has room for: the last new token is chosen from the
+        // logits of a full context and never read back, so n_ctx − prompt + 1 of them.
+        let max_new = request::count(&f, "max_tokens", 64, usize::MAX)?.min(n_ctx + 1 - ids.len());
         let options = request::sampling(&f, 0.8)?;
         Ok((loaded, ids, max_new, options))
     })

@@ -63,8 +63,8 @@ const HOVER_CELL: &str = r#"
     return tip ? tip.textContent : '';"#;
 
 const SOFTMAX_ROWS: &str = r#"
-    return [...document.querySelectorAll('#softmax-bars .bar-row')].map((r) => ({
-      p: Number(r.dataset.p), shown: r.querySelector('.val').textContent, label: r.querySelector('.label').textContent,
+    return [...document.querySelectorAll('#softmax-bars .bar-row:not(.head)')].map((r) => ({
+      p: Number(r.dataset.p), shown: r.querySelector('.val:not(.raw)').textContent, label: r.querySelector('.label').textContent,
     }));"#;
 
 fn shown_percent(text: &str) -> f64 {

@@ -99,13 +99,18 @@ fn every_api_route_bounds_the_size_of_what_it_is_asked() {
     assert_error(&post(a, "/api/space/map", &json!({"words": ["a", "b", word]})), 400, Some("words"));
     // Anything that runs the model: within its context (the walkthrough: 64 tokens).
     assert_error(&post(a, "/api/walkthrough", &json!({"prompt": "a".repeat(65)})), 400, Some("prompt"));
-    assert_error(&post(a, "/api/generate", &json!({"prompt": "a".repeat(64)})), 400, Some("prompt"));
+    // (a full context still has room for one new token: it is chosen, never read back)
+    assert_error(&post(a, "/api/generate", &json!({"prompt": "a".repeat(65)})), 400, Some("prompt"));
     assert_error(&post(a, "/api/training/attention", &json!({"prompt": "a".repeat(65)})), 400, Some("prompt"));
     let long_sentences = json!({"word": "a", "sentences": ["a".repeat(70), "a b"]});
     assert_error(&post(a, "/api/space/drift", &long_sentences), 400, Some("sentences"));
     // What fits is still answered.
     assert_eq!(post(a, "/api/tokenize", &json!({"prompt": "a".repeat(4000)})).status, 200);
     assert_eq!(post(a, "/api/walkthrough", &json!({"prompt": "a".repeat(64)})).status, 200);
+    let full = post(a, "/api/generate", &json!({"prompt": "a".repeat(64), "max_tokens": 5}));
+    assert_eq!(full.status, 200);
+    let events = String::from_utf8_lossy(&full.body).matches("event: token").count();
+    assert_eq!(events, 1, "one new token after a full context");
 }
 
 #[test]

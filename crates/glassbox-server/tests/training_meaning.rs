@@ -103,6 +103,8 @@ fn the_training_page_draws_meaning_forming() {
     session.goto(&format!("{}/training", server.url()));
     session.wait_for("document.body.dataset.ready === '1'", "the training page");
     session.wait_for("document.body.dataset.meaningRows === '6'", "every snapshot scored");
+    // a finished run's log does not grow: not "live"
+    assert_eq!(session.js("return document.getElementById('tr-live').classList.contains('on')"), false);
     // purity, its chance, agreement, its chance (the analogy lines where questions are covered)
     let lines = session.js("return document.querySelectorAll('#meaning-chart polyline').length").as_u64().unwrap();
     assert!(lines >= 4, "{lines} lines");

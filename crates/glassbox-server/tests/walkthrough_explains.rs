@@ -1,0 +1,135 @@
+//! The walkthrough explains where a number comes from, in headless Chromium (skipped
+//! without chromium and chromedriver, except under `CI=true`): attention drawn as lines
+//! whose weights are the engine's pattern; the softmax chapter's raw and sampled
+//! distributions, ranked by logit even at τ = 0, in plain percentages; and the
+//! autoregressive loop — the sampled token appended and the same pass run again.
+
+mod common;
+
+use common::*;
+use glassbox::model::{forward, Activations};
+use serde_json::{json, Value};
+
+const PROMPT: &str = "To be, or not to be";
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn go(session: &Session, chapter: &str) {
+    let renders: u64 = session.js("return Number(document.body.dataset.renders || 0)").as_u64().unwrap();
+    session.eval("window.glassbox.go(arguments[0])", json!([chapter]));
+    session.wait_for(
+        &format!("document.body.dataset.chapter === '{chapter}' && Number(document.body.dataset.renders) > {renders} && document.body.dataset.ready === '1'"),
+        &format!("chapter {chapter}"),
+    );
+}
+
+fn engine(dir: &std::path::Path, ids: &[u32]) -> Activations {
+    let model = glassbox::io::load_model(dir).unwrap();
+    let mut acts = Activations::default();
+    forward(&model.params, ids, 1, ids.len(), &mut acts).unwrap();
+    acts
+}
+
+#[test]
+fn attention_lines_softmax_columns_and_the_loop_show_the_engine_s_numbers() {
+    let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(driver) = Driver::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_char_model(dir.path(), 2, 4, 64, 64, 21);
+    let tok = glassbox::tokenizer::Tokenizer::load(dir.path()).unwrap();
+    let ids = tok.encode(PROMPT);
+    let t = ids.len();
+    let acts = engine(dir.path(), &ids);
+    let server = serve(dir.path());
+    let session = driver.session(1280, 900, false);
+    session.goto(&format!("{}/?prompt={}#overview", server.url(), url_encode(PROMPT)));
+    session.wait_for("document.body.dataset.ready === '1'", "the walkthrough");
+    let shots = screenshot_dir();
+
+    // Attention as lines: block 0, head 2; every line's weight is the engine's, and every
+    // weight of at least 1% has its line.
+    go(&session, "attention");
+    session.eval(
+        "const s = document.getElementById('head-select'); s.value = '2'; s.dispatchEvent(new Event('change', {bubbles: true}));",
+        json!([]),
+    );
+    session.wait_for("document.body.dataset.ready === '1' && window.glassbox.state.head === 2", "head 2");
+    let lines = session.js(
+        "return [...document.querySelectorAll('#attn-arcs line.arc')].map((l) => [Number(l.dataset.q), Number(l.dataset.k), Number(l.dataset.w)])",
+    );
+    let lines = lines.as_array().unwrap();
+    let pattern = &acts.blocks[0].attn_pattern[2 * t * t..3 * t * t];
+    for line in lines {
+        let (q, k, w) =
+            (line[0].as_u64().unwrap() as usize, line[1].as_u64().unwrap() as usize, line[2].as_f64().unwrap());
+        assert!(k <= q, "a line to a later key: {line}");
+        assert_eq!(w as f32, pattern[q * t + k], "line {q} → {k}");
+    }
+    let expected =
+        (0..t).flat_map(|q| (0..=q).map(move |k| (q, k))).filter(|&(q, k)| pattern[q * t + k] >= 0.01).count();
+    assert_eq!(lines.len(), expected, "one line per weight of at least 1%");
+    session.screenshot(&shots.join("walkthrough-attention-lines.png"));
+
+    // Softmax at τ = 0: one token kept, the cut rows are the runners-up by logit, and no
+    // percentage is written with an exponent.
+    go(&session, "softmax");
+    session.eval(
+        "const n = document.getElementById('temperature'); n.value = '0'; n.dispatchEvent(new Event('input', {bubbles: true}));",
+        json!([]),
+    );
+    let v = config.vocab_size;
+    let logits = &acts.logits[(t - 1) * v..t * v];
+    let mut order: Vec<usize> = (0..v).collect();
+    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+    let rows = session.js(
+        "return [...document.querySelectorAll('#softmax-bars .bar-row:not(.head)')].map((r) => ({id: Number(r.dataset.id), p: Number(r.dataset.p), cut: r.classList.contains('cut'), vals: [...r.querySelectorAll('.val')].map((v) => v.textContent)}))",
+    );
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows[0]["id"], order[0] as u64);
+    assert_eq!(rows[0]["p"], 1.0);
+    let cut: Vec<u64> = rows.iter().filter(|r| r["cut"] == true).map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!(cut, order[1..4].iter().map(|&i| i as u64).collect::<Vec<_>>(), "the runners-up, not ids 0, 1, 2");
+    for row in rows {
+        for shown in row["vals"].as_array().unwrap() {
+            let text = shown.as_str().unwrap();
+            assert!(!text.contains('e') && text.ends_with('%'), "plain percentages: {text}");
+        }
+    }
+    // the raw column is softmax(logits) at τ = 1
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let z: f64 = logits.iter().map(|&l| (l as f64 - max).exp()).sum();
+    let raw0 = ((logits[order[0]] as f64 - max).exp()) / z;
+    let shown_raw =
+        session.js("return Number(document.querySelector('#softmax-bars .bar-row:not(.head)').dataset.raw)");
+    assert!((shown_raw.as_f64().unwrap() - raw0).abs() < 1e-6, "{shown_raw} vs {raw0}");
+
+    // The loop: sample (greedy), append, run again — one token longer, ending in the pick.
+    session.js("document.getElementById('sample').click()");
+    session.wait_for("document.getElementById('append-run')", "the append button");
+    session.js("document.getElementById('append-run').click()");
+    session.wait_for(
+        &format!("document.body.dataset.ready === '1' && window.glassbox.state.data.T === {}", t + 1),
+        "the longer prompt",
+    );
+    let new_ids: Value = session.js("return window.glassbox.state.data.ids");
+    let mut expected_ids: Vec<u64> = ids.iter().map(|&i| i as u64).collect();
+    expected_ids.push(order[0] as u64);
+    assert_eq!(new_ids, json!(expected_ids));
+    assert_eq!(session.js("return document.body.dataset.chapter"), "softmax", "the loop stays on the softmax chapter");
+    let note = session.js("return document.getElementById('loop-note').textContent");
+    assert!(note.as_str().unwrap().contains('1'), "{note}");
+    // the new last position's logits are the engine's for the longer prompt
+    let longer: Vec<u32> = expected_ids.iter().map(|&i| i as u32).collect();
+    let acts2 = engine(dir.path(), &longer);
+    let sent = session.js("return window.glassbox.state.data.logits.values");
+    let sent: Vec<f32> = sent.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    assert_eq!(sent, acts2.logits[t * v..(t + 1) * v].to_vec());
+    session.screenshot(&shots.join("walkthrough-softmax-loop.png"));
+}
