@@ -12,6 +12,7 @@
 //! - [`analogy_eval`]: analogy questions (`questions-words.txt`) scored on the embeddings.
 //! - [`categories`]: words by category, and how well the embeddings cluster them (purity).
 //! - [`meaning`]: both scores on every snapshot a run kept: the space forming in training.
+//! - [`products`]: how one number of a matrix product is made: its dot product's terms.
 //! - [`pca`], [`svg`]: the 2-D projection and its picture.
 
 pub mod analogy_eval;
@@ -23,6 +24,7 @@ pub mod intervention;
 pub mod lens;
 pub mod meaning;
 pub mod pca;
+pub mod products;
 pub mod space;
 pub mod svg;
 pub mod trace;
