@@ -635,12 +635,17 @@ RENDER.attention = (stage, width) => {
     const hm = heatmap({ rows, cols, data, scale, max: scale === "seq" ? 1 : undefined, cell: small, rowLabels: labels, focusRow: null, receipt, className: cls });
     return figure(name, shapeText([`T=${rows}`, cols === T ? `T=${cols}` : `d_head=${cols}`]), kind, hm.node);
   };
+  // q, k and v of head h are columns of c_attn's output: q at h·d, k at C + h·d, v at 2C + h·d
+  const C = m.n_embd;
+  const cut = (nm, offset) => (r, c, val) => { productReceipt("c_attn", r, offset + h * dh + c); return vecReceipt(nm)(r, c, val) + `<br><span class="k">${t("receipt_below")}</span>`; };
   const vecReceipt = (nm) => (r, c, val) => `${nm}[${r}, ${c}] = <code>${fmt(val)}</code> · <code>${esc(labels[r])}</code>`;
   stage.append(el("h3", { style: { marginTop: "20px" }, text: `${t("block_n", { l: S.layer })} · ${t("head")} ${h} · ${t("qkv")}` }),
     el("div", { class: "stage-grid" },
-      mat(`blocks.${S.layer}.attn.hook_q[${h}]`, q, T, dh, "act", "div", vecReceipt("q")),
-      mat(`hook_k[${h}]`, k, T, dh, "act", "div", vecReceipt("k")),
-      mat(`hook_v[${h}]`, v, T, dh, "act", "div", vecReceipt("v"))),
+      mat(`blocks.${S.layer}.attn.hook_q[${h}]`, q, T, dh, "act", "div", cut("q", 0)),
+      mat(`hook_k[${h}]`, k, T, dh, "act", "div", cut("k", C)),
+      mat(`hook_v[${h}]`, v, T, dh, "act", "div", cut("v", 2 * C))),
+    el("p", { class: "small muted", id: "qkv-cut", text: t("qkv_cut", { L: S.layer, C, C3: 3 * C, h, d: dh, q0: h * dh, q1: (h + 1) * dh - 1, k0: C + h * dh, k1: C + (h + 1) * dh - 1, v0: 2 * C + h * dh, v1: 2 * C + (h + 1) * dh - 1 }) }),
+    productPanel("c_attn"),
     el("div", { class: "stage-grid", style: { marginTop: "14px" } },
       el("div", {}, el("h3", { text: t("scores") }),
         mat("q·kᵀ", raw, T, T, "act", "div", (i, j, val) => `q<sub>${i}</sub>·k<sub>${j}</sub> = <code>${fmt(val)}</code><br>${t("computed_in_browser")}`)),
@@ -721,19 +726,74 @@ RENDER.residual = (stage, width) => {
 };
 
 RENDER.mlp = (stage, width) => {
-  const b = S.data.block, C = S.data.model.n_embd, T = S.data.T;
+  const b = S.data.block, C = S.data.model.n_embd, T = S.data.T, L = S.layer;
   const w = width - 90;
+  const made = (product) => (r, c) => { productReceipt(product, r, c); return `<span class="k">${t("receipt_below")}</span>`; };
+  const mid = b.resid_mid.data, out = b.mlp_out.data;
+  const max = Math.max(maxAbs(mid), maxAbs(b.resid_post.data));
   stage.append(el("div", { class: "stage-grid", style: { flexDirection: "column" } },
     matrixFigure("ln2.hook_normalized", b.ln2_normalized, "act", Math.min(w, 600), null, { dims: [`T=${T}`, `C=${C}`], note: t("mlp_in") }),
-    sign("↓ c_fc [" + C + ", " + 4 * C + "]"),
-    matrixFigure("mlp.hook_pre", b.mlp_pre, "act", w, null, { dims: [`T=${T}`, `4C=${4 * C}`], note: t("mlp_pre") }),
+    sign(`↓ × h.${L}.mlp.c_fc.weight [${C}, ${4 * C}] + bias`),
+    matrixFigure("mlp.hook_pre", b.mlp_pre, "act", w, made("c_fc"), { dims: [`T=${T}`, `4C=${4 * C}`], note: t("mlp_pre"), className: "mlp-pre" }),
+    productPanel("c_fc"),
     sign("↓ GELU"),
     matrixFigure("mlp.hook_post", b.mlp_post, "act", w, null, { dims: [`T=${T}`, `4C=${4 * C}`], note: t("mlp_post"), className: "mlp-post" }),
-    sign("↓ c_proj [" + 4 * C + ", " + C + "]"),
-    matrixFigure("hook_mlp_out", b.mlp_out, "act", Math.min(w, 600), null, { dims: [`T=${T}`, `C=${C}`], note: t("mlp_out") })));
+    sign(`↓ × h.${L}.mlp.c_proj.weight [${4 * C}, ${C}] + bias`),
+    matrixFigure("hook_mlp_out", b.mlp_out, "act", Math.min(w, 600), made("mlp.c_proj"), { dims: [`T=${T}`, `C=${C}`], note: t("mlp_out") }),
+    productPanel("mlp.c_proj"),
+    // the residual add after the MLP: what leaves the block
+    sign("+ hook_resid_mid ="),
+    matrixFigure("hook_resid_post", b.resid_post, "act", Math.min(w, 600), (r, c) => `= ${fmt(mid[r * C + c])} + ${fmt(out[r * C + c])}`, { dims: [`T=${T}`, `C=${C}`], max, note: t("residual_post") })));
   stage.append(el("h3", { style: { marginTop: "18px" }, text: `${t("gelu_curve")} (${t("position")} ${S.position} ${tokLabel(S.position)})` }),
     geluPlot(row(b.mlp_pre, S.position), row(b.mlp_post, S.position), Math.min(width, 520)));
 };
+
+// ---------- how one number is made ----------
+const RECEIPT = { key: null, timer: 0 };
+/** Asks the server how cell (r, c) of `product` was made, and shows it in its panel. */
+function productReceipt(product, r, c) {
+  const key = `${S.extra.prompt}|${product}|${S.layer}|${r}|${c}`;
+  if (key === RECEIPT.key) return;
+  RECEIPT.key = key;
+  clearTimeout(RECEIPT.timer);
+  RECEIPT.timer = setTimeout(async () => {
+    try {
+      const res = await api("/api/product", { ids: S.data.ids, product, layer: S.layer, row: r, col: c, top: 8 });
+      if (RECEIPT.key === key) drawReceipt(product, res);
+    } catch (e) {
+      const panel = document.querySelector(`.product-panel[data-product="${product}"]`);
+      if (panel) panel.replaceChildren(el("div", { class: "error-box", text: e.message || String(e) }));
+    }
+  }, 80);
+}
+function productPanel(product) {
+  return el("div", { class: "product-panel small muted", dataset: { product }, text: t("receipt_hint") });
+}
+function drawReceipt(product, r) {
+  const panel = document.querySelector(`.product-panel[data-product="${product}"]`);
+  if (!panel) return;
+  const [rows, cols] = r.weight_shape;
+  panel.className = "product-panel";
+  panel.dataset.sum = String(r.sum);
+  panel.dataset.value = String(r.value);
+  panel.dataset.row = String(r.row);
+  panel.dataset.col = String(r.col);
+  const line = (i, x, wv, p) => el("tr", { class: "term", dataset: { index: String(i), product: String(p) } },
+    el("td", { class: "n", text: `i = ${i}` }),
+    el("td", { class: "n", text: fmt(x) }), el("td", { text: "×" }), el("td", { class: "n w", text: fmt(wv) }),
+    el("td", { text: "=" }), el("td", { class: "n", text: fmt(p) }));
+  const blank = () => [el("td"), el("td"), el("td")];
+  panel.replaceChildren(
+    el("div", { class: "receipt-title" }, el("code", { text: `${r.output}[${r.row}, ${r.col}]` }), " = Σᵢ ",
+      el("code", { text: `${r.input}[${r.row}, i]` }), " × ", el("code", { class: "w", text: `${r.weight}[i, ${r.col}]` }),
+      r.bias != null ? " + bias" : "", el("span", { class: "shape", text: `  · ${r.weight} [${rows}, ${cols}]` })),
+    el("table", { class: "terms" },
+      r.top.map((tm) => line(tm.index, tm.input, tm.weight, tm.product)),
+      el("tr", { class: "rest", dataset: { product: String(r.rest) } }, el("td", { class: "n", text: t("other_terms", { n: r.rest_count }) }), ...blank(), el("td", { text: "=" }), el("td", { class: "n", text: fmt(r.rest) })),
+      r.bias != null ? el("tr", { class: "bias", dataset: { product: String(r.bias) } }, el("td", { class: "n", text: "bias" }), ...blank(), el("td", { text: "=" }), el("td", { class: "n", text: fmt(r.bias) })) : "",
+      el("tr", { class: "total" }, el("td", { class: "n", text: t("sum_word") }), ...blank(), el("td", { text: "=" }), el("td", { class: "n", text: fmt(r.sum) }))),
+    el("div", { class: "small muted", text: t("receipt_check", { v: fmt(r.value) }) }));
+}
 
 function geluPlot(pre, post, W) {
   const H = 200, pad = 34;

@@ -12,6 +12,7 @@ use axum::http::header;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use glassbox::inspect::products::{cell_receipt, Product};
 use glassbox::model::params::BLOCK_TENSORS;
 use glassbox::train::tasks::Task;
 use serde_json::{json, Value};
@@ -247,6 +248,39 @@ pub async fn walkthrough(State(state): State<Arc<AppState>>, body: Result<Bytes,
         }
         out["model"] = info_json(&st, &loaded);
         Ok(out)
+    })
+    .await
+}
+
+/// The receipt of one number of a matrix product (`inspect::products`): for cell (`row`,
+/// `col`) of `product` (`c_attn`, `attn.c_proj`, `c_fc`, `mlp.c_proj`, `head`) in block
+/// `layer`, the largest terms of its dot product, the bias, their sum and the cell itself.
+pub async fn product(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match json_body(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    inspect(&state, move |loaded| {
+        let f = Fields(&body);
+        only(&f, &["prompt", "ids", "product", "layer", "row", "col", "top"])?;
+        let limit = walkthrough::MAX_TOKENS.min(loaded.config().n_ctx);
+        let ids = request::prompt_ids(&loaded, &f, limit, "a product's receipt")?;
+        let name = request::required_text(&f, "product", 64)?;
+        let product = Product::from_name(name).ok_or_else(|| {
+            ApiError::param(
+                "product",
+                format!("product {:?} is not one of {}", request::cut(name, 40), Product::NAMES.join(", ")),
+            )
+        })?;
+        let layer = request::index(&f, "layer", 0, loaded.config().n_layer, "this model's blocks")?;
+        let row = request::index(&f, "row", ids.len() - 1, ids.len(), "the prompt's positions")?;
+        let col = f.usize("col")?.ok_or_else(|| ApiError::param("col", "col is missing: the output column"))?;
+        let top = request::count(&f, "top", 8, 64)?;
+        let mut acts = glassbox::model::Activations::default();
+        glassbox::model::forward(loaded.params(), &ids, 1, ids.len(), &mut acts).map_err(ApiError::engine)?;
+        let receipt = cell_receipt(loaded.params(), &acts, product, layer, row, col, top)
+            .map_err(|e| ApiError::engine_param("col", e))?;
+        Ok(json!(receipt))
     })
     .await
 }

@@ -103,6 +103,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/stats", get(api::stats))
         .route("/api/tokenize", post(api::tokenize))
         .route("/api/walkthrough", post(api::walkthrough))
+        .route("/api/product", post(api::product))
         .route("/api/generate", post(api::generate))
         .route("/api/space/map", post(api::space_map))
         .route("/api/space/neighbors", post(api::space_neighbors))

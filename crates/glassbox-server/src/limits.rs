@@ -6,9 +6,9 @@
 //! |---|---|
 //! | request body | [`crate::MAX_BODY_BYTES`] (1 MiB); a larger `Content-Length` is refused (413) before any byte is read |
 //! | text fields of `/api/…` | [`MAX_TEXT_BYTES`]; words of the semantic space [`MAX_WORD_BYTES`] |
-//! | tokens | the model's context for what runs the model; [`crate::walkthrough::MAX_TOKENS`] for the walkthrough and the attention replay; [`MAX_TOKENIZE_TOKENS`] for `/api/tokenize` |
+//! | tokens | the model's context for what runs the model; [`crate::walkthrough::MAX_TOKENS`] for the walkthrough, a product's receipt and the attention replay; [`MAX_TOKENIZE_TOKENS`] for `/api/tokenize` |
 //! | a JSON answer | [`MAX_RESPONSE_BYTES`] |
-//! | computations (`/api/tokenize`, walkthrough, space, attention, and reading the prompt of `/v1/completions`) | [`INSPECTIONS`] at once, [`INSPECTION_QUEUE`] more waiting, then 429 |
+//! | computations (`/api/tokenize`, walkthrough, product receipts, space, attention, meaning, and reading the prompt of `/v1/completions`) | [`INSPECTIONS`] at once, [`INSPECTION_QUEUE`] more waiting, then 429 |
 //! | generations (`/api/generate`, `/v1/completions`) | as many as fit [`GENERATION_MEMORY`] with a full context each (at most [`MAX_GENERATIONS`]), then 429 |
 //! | connections | [`MAX_CONNECTIONS`] open; see [`Timeouts`] |
 

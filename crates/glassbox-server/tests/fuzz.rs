@@ -38,7 +38,8 @@ impl Rng {
 /// The POST routes and the fields each knows.
 const ROUTES: &[(&str, &[&str])] = &[
     ("/api/tokenize", &["prompt", "ids"]),
-    ("/api/walkthrough", &["prompt", "ids", "layer", "position"]),
+    ("/api/walkthrough", &["prompt", "ids", "layer", "position", "parts"]),
+    ("/api/product", &["prompt", "ids", "product", "layer", "row", "col", "top"]),
     ("/api/generate", &["prompt", "ids", "max_tokens", "temperature", "top_k", "top_p", "seed"]),
     ("/api/space/map", &["words"]),
     ("/api/space/neighbors", &["word", "k"]),

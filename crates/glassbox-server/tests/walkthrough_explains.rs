@@ -30,6 +30,18 @@ fn go(session: &Session, chapter: &str) {
     );
 }
 
+/// Hovers the centre of cell (r, c) of the `index`-th canvas matching `selector`.
+const HOVER_CELL: &str = r#"
+    const [sel, index, r, c] = arguments;
+    const canvas = document.querySelectorAll(sel)[index];
+    const box = canvas.getBoundingClientRect();
+    canvas.scrollIntoView({block: 'center'});
+    const moved = canvas.getBoundingClientRect();
+    const x = moved.left + (c + 0.5) * moved.width / canvas.width;
+    const y = moved.top + (r + 0.5) * moved.height / canvas.height;
+    canvas.dispatchEvent(new PointerEvent('pointermove', { clientX: x, clientY: y, bubbles: true }));
+    return box.width;"#;
+
 fn engine(dir: &std::path::Path, ids: &[u32]) -> Activations {
     let model = glassbox::io::load_model(dir).unwrap();
     let mut acts = Activations::default();
@@ -76,6 +88,39 @@ fn attention_lines_softmax_columns_and_the_loop_show_the_engine_s_numbers() {
         (0..t).flat_map(|q| (0..=q).map(move |k| (q, k))).filter(|&(q, k)| pattern[q * t + k] >= 0.01).count();
     assert_eq!(lines.len(), expected, "one line per weight of at least 1%");
     session.screenshot(&shots.join("walkthrough-attention-lines.png"));
+
+    // How a number is made: hover a cell of mlp.hook_pre; its dot product's terms, the
+    // bias and their sum are the engine's, and the sum is the cell.
+    go(&session, "mlp");
+    let (row, col) = (t - 1, 5usize);
+    session.eval(HOVER_CELL, json!(["canvas.mlp-pre", 0, row, col]));
+    session.wait_for(
+        &format!("(document.querySelector('.product-panel[data-product=\"c_fc\"]') || {{dataset: {{}}}}).dataset.col === '{col}'"),
+        "the c_fc receipt",
+    );
+    let panel = session.js(
+        "const p = document.querySelector('.product-panel[data-product=\"c_fc\"]'); return {sum: Number(p.dataset.sum), value: Number(p.dataset.value), row: Number(p.dataset.row), terms: [...p.querySelectorAll('tr.term')].map((r) => [Number(r.dataset.index), Number(r.dataset.product)]), rest: Number(p.querySelector('tr.rest').dataset.product), bias: Number(p.querySelector('tr.bias').dataset.product)}",
+    );
+    let model = glassbox::io::load_model(dir.path()).unwrap();
+    let (c, block) = (config.n_embd, &model.params.tensors().blocks[0]);
+    let cell = acts.blocks[0].mlp_pre[row * 4 * c + col];
+    assert_eq!(panel["row"], row);
+    assert_eq!(panel["value"].as_f64().unwrap() as f32, cell, "the cell the forward pass wrote");
+    let sum = panel["sum"].as_f64().unwrap();
+    assert!((sum - cell as f64).abs() < 1e-5 * (1.0 + cell.abs() as f64), "terms sum to the cell: {sum} vs {cell}");
+    let terms = panel["terms"].as_array().unwrap();
+    assert_eq!(terms.len(), 8);
+    let mut listed = 0.0;
+    for term in terms {
+        let i = term[0].as_u64().unwrap() as usize;
+        let expected = acts.blocks[0].ln2_normalized[row * c + i] as f64 * block.c_fc_weight[i * 4 * c + col] as f64;
+        assert_eq!(term[1].as_f64().unwrap(), expected, "term {i}");
+        listed += expected;
+    }
+    assert_eq!(panel["bias"].as_f64().unwrap() as f32, block.c_fc_bias[col]);
+    let total = listed + panel["rest"].as_f64().unwrap() + panel["bias"].as_f64().unwrap();
+    assert!((total - sum).abs() < 1e-9, "listed terms + the rest + bias = the sum");
+    session.screenshot(&shots.join("walkthrough-mlp-receipt.png"));
 
     // Softmax at τ = 0: one token kept, the cut rows are the runners-up by logit, and no
     // percentage is written with an exponent.
