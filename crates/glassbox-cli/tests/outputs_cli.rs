@@ -188,6 +188,13 @@ fn demo_run_again_replaces_its_own_run_but_never_a_trained_one() {
     assert!(first.status.success(), "{}", stderr(&first));
     let second = in_tmp(&demo);
     assert!(second.status.success(), "{}", stderr(&second));
+    // the demo keeps a snapshot of the random start and of every tenth of its run
+    let mut kept: Vec<usize> = std::fs::read_dir(tmp.path().join("runs/sorter/checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().trim_start_matches("step-").parse().unwrap())
+        .collect();
+    kept.sort_unstable();
+    assert_eq!(kept, (0..=10).map(|i| 2 * i).collect::<Vec<usize>>());
     // a run trained with `train`, even on the sort task, is never replaced without --force
     let sorter = tmp.path().join("runs/sorter");
     std::fs::remove_dir_all(&sorter).unwrap();

@@ -55,8 +55,27 @@ function niceTicks(lo, hi, n) {
   return out;
 }
 
+/** Round tick values covering [lo, hi]: multiples of 1, 2 or 5 × a power of ten. */
+function niceValues(lo, hi, n) {
+  const span = hi - lo || Math.abs(hi) || 1;
+  const raw = span / n, mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) || raw;
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  const out = [];
+  for (let k = Math.floor(lo / step); k * step <= hi + step * 1e-9; k++) out.push(Number((k * step).toFixed(decimals)));
+  if (out[0] > lo) out.unshift(Number((out[0] - step).toFixed(decimals)));
+  if (out.at(-1) < hi) out.push(Number((out.at(-1) + step).toFixed(decimals)));
+  return { ticks: out, decimals };
+}
+
+/** An exponential moving average, debiased as TensorBoard's smoothing is. */
+function smooth(points, beta) {
+  let s = 0;
+  return points.map(([x, y], i) => { s = beta * s + (1 - beta) * y; return [x, s / (1 - beta ** (i + 1))]; });
+}
+
 function lineChart(id, W, H, lines, opts = {}) {
-  const pad = { l: 48, r: 14, t: 10, b: 26 };
+  const pad = { l: opts.yTitle ? 62 : 48, r: 14, t: 10, b: opts.xTitle ? 38 : 26 };
   const xs = lines.flatMap((l) => l.points.map((p) => p[0]));
   let ys = lines.flatMap((l) => l.points.map((p) => p[1])).filter((v) => Number.isFinite(v));
   const log = !!opts.log && ys.every((v) => v > 0);
@@ -66,20 +85,44 @@ function lineChart(id, W, H, lines, opts = {}) {
   let y0 = Math.min(...ys), y1 = Math.max(...ys);
   if (!opts.log && opts.zero) y0 = Math.min(0, y0);
   if (opts.y1 != null) y1 = Math.max(y1, opts.y1);
-  const yText = (v) => (opts.percent ? `${Math.round(v * 100)}%` : fmt(v, opts.digits ?? 2));
   if (y1 === y0) { y1 += 1; y0 -= 1; }
+  // linear axes get round ticks, and the axis reaches the first and last of them
+  let yTicks = null, decimals = 2;
+  if (!log) {
+    const nice = niceValues(y0, y1, opts.percent ? 4 : 4);
+    yTicks = nice.ticks;
+    decimals = nice.decimals;
+    y0 = yTicks[0];
+    y1 = yTicks.at(-1);
+  }
+  const yText = (v) => (opts.percent ? `${Math.round(v * 100)}%` : log ? fmt(v, 3) : v.toFixed(opts.digits ?? decimals));
   const sx = (v) => pad.l + ((v - x0) / (x1 - x0 || 1)) * (W - pad.l - pad.r);
   const sy = (v) => H - pad.b - ((f(v) - y0) / (y1 - y0)) * (H - pad.t - pad.b);
   const out = [`<svg class="chart" id="${id}" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`];
-  for (let g = 0; g <= 4; g++) {
-    const yv = y0 + ((y1 - y0) * g) / 4;
-    const y = H - pad.b - (g / 4) * (H - pad.t - pad.b);
-    out.push(`<line class="grid" x1="${pad.l}" x2="${W - pad.r}" y1="${y}" y2="${y}"/><text x="4" y="${y + 3}">${yText(log ? 10 ** yv : yv)}</text>`);
+  const tickX = opts.yTitle ? 18 : 4;
+  if (yTicks) {
+    for (const yv of yTicks) {
+      const y = sy(yv);
+      out.push(`<line class="grid" x1="${pad.l}" x2="${W - pad.r}" y1="${y}" y2="${y}"/><text x="${tickX}" y="${y + 3}">${yText(yv)}</text>`);
+    }
+  } else {
+    for (let g = 0; g <= 4; g++) {
+      const yv = y0 + ((y1 - y0) * g) / 4;
+      const y = H - pad.b - (g / 4) * (H - pad.t - pad.b);
+      out.push(`<line class="grid" x1="${pad.l}" x2="${W - pad.r}" y1="${y}" y2="${y}"/><text x="${tickX}" y="${y + 3}">${yText(10 ** yv)}</text>`);
+    }
   }
-  for (const xv of niceTicks(x0, x1, 5)) out.push(`<text x="${sx(xv) - 8}" y="${H - 8}">${xv}</text>`);
+  // x ticks inside the plot, so the last one is never cut at the right edge
+  for (const xv of niceTicks(x0, x1, 5)) {
+    const x = sx(xv);
+    const anchor = x > W - pad.r - 20 ? "end" : x < pad.l + 20 ? "start" : "middle";
+    out.push(`<text x="${x}" y="${H - pad.b + 14}" text-anchor="${anchor}">${xv}</text>`);
+  }
+  if (opts.xTitle) out.push(`<text class="axis-title" x="${W - pad.r}" y="${H - 4}" text-anchor="end">${esc(opts.xTitle)}</text>`);
+  if (opts.yTitle) out.push(`<text class="axis-title" transform="translate(11 ${(pad.t + H - pad.b) / 2}) rotate(-90)" text-anchor="middle">${esc(opts.yTitle)}</text>`);
   for (const l of lines) {
     if (!l.points.length) continue;
-    out.push(`<polyline points="${l.points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ")}" fill="none" stroke="${l.color}" stroke-width="${l.width || 1.6}" stroke-opacity="${l.opacity || 1}"${l.dash ? ' stroke-dasharray="5 4"' : ""}/>`);
+    out.push(`<polyline data-label="${esc(l.label)}" points="${l.points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ")}" fill="none" stroke="${l.color}" stroke-width="${l.width || 1.6}" stroke-opacity="${l.opacity || 1}"${l.dash ? ' stroke-dasharray="5 4"' : ""}/>`);
     if (l.dots) for (const p of l.points) out.push(`<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="3" fill="${l.color}"/>`);
   }
   if (opts.marker != null && opts.marker >= x0 && opts.marker <= x1) {
@@ -103,6 +146,9 @@ function lineChart(id, W, H, lines, opts = {}) {
   return holder;
 }
 
+/** The moving average's β: each point is 95% the trend so far, 5% its own loss. */
+const SMOOTHING = 0.95;
+
 function drawCurves() {
   const s = series();
   const W = Math.min($("#tr-chart").clientWidth || 900, 1180);
@@ -116,14 +162,18 @@ function drawCurves() {
   if (s.tps != null) kv.push([t("tr_tokens_s"), Math.round(s.tps).toLocaleString()]);
   $("#tr-kv").replaceChildren(...kv.map(([k, v]) => el("div", {}, k + " ", el("b", { text: String(v) }))));
   const log = $("#tr-log").checked;
+  // each step's loss is one batch's: noisy. The smoothed curve (a debiased moving average)
+  // shows the trend; the raw one stays, faint, behind it
   const lines = [
-    { label: t("tr_train"), points: s.train, color: "#6a4fd0", opacity: 0.75 },
+    { label: t("tr_train_raw"), points: s.train, color: "#6a4fd0", opacity: 0.22, width: 1 },
+    { label: t("tr_train_smooth"), points: smooth(s.train, SMOOTHING), color: "#6a4fd0", width: 2 },
     { label: t("tr_val"), points: s.val, color: "#1d1c22", width: 2.2, dots: true },
   ];
-  const chart = s.train.length || s.val.length ? lineChart("loss-chart", W, 300, lines, { log }) : el("div", { class: "muted", text: "…" });
-  $("#tr-chart").replaceChildren(chart, legend([[t("tr_train"), "#6a4fd0"], [t("tr_val"), "#1d1c22"]]));
+  const axes = { xTitle: t("tr_step"), yTitle: t("tr_loss_axis") };
+  const chart = s.train.length || s.val.length ? lineChart("loss-chart", W, 300, lines, { log, ...axes }) : el("div", { class: "muted", text: "…" });
+  $("#tr-chart").replaceChildren(chart, legend([[t("tr_train_raw"), "rgba(106,79,208,0.3)"], [t("tr_train_smooth"), "#6a4fd0"], [t("tr_val"), "#1d1c22"]]));
   $("#tr-lr").replaceChildren(s.lr.length ? el("div", {}, el("div", { class: "small muted", text: t("tr_lr") }),
-    lineChart("lr-chart", W, 110, [{ label: t("tr_lr"), points: s.lr, color: "#c77a12" }], { digits: 5, zero: true })) : "");
+    lineChart("lr-chart", W, 120, [{ label: t("tr_lr"), points: s.lr, color: "#c77a12" }], { zero: true, xTitle: t("tr_step"), yTitle: "lr" })) : "");
 }
 
 function legend(items) {
@@ -192,7 +242,7 @@ function drawMeaning() {
   const marker = S.steps.length && S.index < S.steps.length ? S.steps[S.index] : null;
   const parts = [];
   if (!lines.length) parts.push(el("div", { class: "muted small", text: rows.length ? t("tr_m_none") : "…" }));
-  else parts.push(lineChart("meaning-chart", W, 240, lines, { percent: true, zero: true, y1: 1, x0, x1, marker }),
+  else parts.push(lineChart("meaning-chart", W, 240, lines, { percent: true, zero: true, y1: 1, x0, x1, marker, xTitle: t("tr_step") }),
     legend(lines.map((l) => [l.label, l.color, l.dash])));
   for (const e of res.errors || []) parts.push(el("div", { class: "error-box", text: `${t("tr_step")} ${e.step}: ${e.error}` }));
   parts.push(el("p", { class: "small muted", text: t("tr_m_how") }));

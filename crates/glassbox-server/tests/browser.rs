@@ -351,9 +351,20 @@ fn the_training_page_follows_the_log_and_replays_checkpoints() {
     assert_eq!(session.js("return Number(document.body.dataset.rows)"), 306);
     assert_eq!(
         session.js("return document.querySelectorAll('#loss-chart polyline').length"),
-        2,
-        "train and validation curves"
+        3,
+        "the train loss raw and smoothed, and the validation loss"
     );
+    // round y ticks: evenly spaced by 1, 2 or 5 × a power of ten
+    let ticks = f64s(&session.js(
+        "return [...document.querySelectorAll('#loss-chart text')].filter((t) => Number(t.getAttribute('x')) < 30 && !t.classList.contains('axis-title')).map((t) => Number(t.textContent))",
+    ));
+    assert!(ticks.len() >= 3, "{ticks:?}");
+    let step = (ticks[0] - ticks[1]).abs();
+    let mantissa = step / 10f64.powf(step.log10().floor());
+    assert!([1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-6), "tick step {step}: {ticks:?}");
+    assert!(ticks.windows(2).all(|w| ((w[0] - w[1]).abs() - step).abs() < 1e-9), "{ticks:?}");
+    // a log read in full at the first visit is history: not "live"
+    assert_eq!(session.js("return document.getElementById('tr-live').classList.contains('on')"), false);
     // The replay: the current model first, then checkpoint 100 from the slider.
     let inked = f64s(&session.eval(INKED_PIXELS, json!(["#tr-attn canvas"])));
     assert!(inked.len() == 1 && inked[0] > 0.0, "the attention heatmap has drawn");
@@ -366,6 +377,11 @@ fn the_training_page_follows_the_log_and_replays_checkpoints() {
     }
     log.flush().unwrap();
     session.wait_for("Number(document.body.dataset.rows) === 326", "the new log lines");
+    assert_eq!(
+        session.js("return document.getElementById('tr-live').classList.contains('on')"),
+        true,
+        "it grows: live"
+    );
     let phone = driver.session(390, 844, true);
     phone.goto(&format!("{}/training", server.url()));
     phone.wait_for("document.body.dataset.ready === '1'", "the training page on a phone");

@@ -15,7 +15,7 @@ use anyhow::Result;
 use glassbox::kernels::softmax::softmax;
 use glassbox::model::{forward, Activations};
 use glassbox::train::run_dir::holds_a_model;
-use glassbox::train::{DataSource, Event, NewRun, OptionChanges, ShapeRequest, Task, Trainer};
+use glassbox::train::{DataSource, Event, NewRun, OptionChanges, ShapeRequest, Task, TrainOptions, Trainer};
 use glassbox::Error;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -73,11 +73,15 @@ fn sorter(args: Args) -> Result<()> {
     say!("{}", style.bold("glassbox demo — a tiny GPT learns to sort letters, then shows you how it does it"));
     say!("task: {}. The model reads six letters and must write them sorted, one letter at a time.", task.describe());
     let started = Instant::now();
+    // a snapshot at every tenth of training, and of the random start: the training page
+    // replays how the sorter learned to look
+    let steps = args.steps.unwrap_or(TrainOptions::for_task(&task).steps);
     let options = OptionChanges {
-        steps: args.steps,
+        steps: Some(steps),
         seed: Some(args.seed),
         eval_every: Some(100),
-        checkpoint_every: Some(0),
+        checkpoint_every: Some(snapshot_every(steps)),
+        keep_checkpoints: Some(true),
         ..OptionChanges::default()
     };
     let spec = NewRun {
@@ -121,11 +125,14 @@ fn sorter(args: Args) -> Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     let accuracy = last.and_then(|e| e.accuracy).unwrap_or(0.0);
     say!(
-        "\ntrained {} steps in {seconds:.1} s: {} of {examples} held-out examples sorted exactly ({:.1}%); saved in {}\n",
+        "\ntrained {} steps in {seconds:.1} s: {} of {examples} held-out examples sorted exactly ({:.1}%); saved in {}, \
+         with a snapshot every {} steps in {}\n",
         trainer.step,
         style.bold(&format!("{}", (accuracy * examples as f32).round() as usize)),
         accuracy * 100.0,
-        out.display()
+        out.display(),
+        snapshot_every(steps),
+        out.join("checkpoints").display()
     );
 
     // the model at work
@@ -150,7 +157,10 @@ fn sorter(args: Args) -> Result<()> {
     say!("\n{}", style.bold("try next:"));
     let (glassbox, dir) = (super::program(), super::shell_word(&out.display().to_string()));
     let next = [
-        (format!("{glassbox} serve {dir}"), "then open http://127.0.0.1:8080 and watch every number as you type"),
+        (
+            format!("{glassbox} serve {dir}"),
+            "then open http://127.0.0.1:8080 and watch every number as you type; /training replays how it learned",
+        ),
         (format!("{glassbox} explain {dir} ABCCBA"), "the full walkthrough of one prompt, stage by stage"),
         (format!("{glassbox} train --task reverse"), "another task; --data FILE.txt trains a GPT on your own text"),
     ];
@@ -161,17 +171,22 @@ fn sorter(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// The demo's cadence of kept snapshots: ten over the run.
+fn snapshot_every(steps: usize) -> usize {
+    (steps / 10).max(1)
+}
+
 /// Whether `dir` holds a run the demo made: the sort task, trained with the demo's
-/// settings (no checkpoints kept). A run trained by `train`, even on the sort task, is not.
+/// settings (a snapshot every tenth of the run). A run trained by `train`, even on the
+/// sort task, is not.
 fn holds_an_earlier_demo(dir: &Path) -> bool {
-    let Ok(state) = glassbox::train::checkpoint::load_state(dir) else { return false };
-    let Ok(run) = serde_json::from_str::<serde_json::Value>(&state.run) else { return false };
+    let Some(run) = glassbox::train::checkpoint::saved_run(dir) else { return false };
     let options = &run["options"];
+    let steps = options["steps"].as_u64().unwrap_or(0) as usize;
     run["data"] == serde_json::json!({"kind": "task", "name": "sort"})
-        && options["checkpoint_every"] == 0
-        && options["keep_checkpoints"] == false
+        && options["checkpoint_every"].as_u64() == Some(snapshot_every(steps) as u64)
+        && options["keep_checkpoints"] == true
         && options["eval_every"] == 100
-        && !dir.join("checkpoints").exists()
 }
 
 /// The demo replaces a run only when told to (or when it is the demo's own earlier run in
