@@ -54,6 +54,14 @@ function smallVocabularyDefaults(model) {
     dr, sentences: dr ? sentences.join("\n") : "" };
 }
 
+/** A point's label beside it, on its left where the right would run past the chart. */
+function labelAt(x, y, label, W, style = "") {
+  const chars = label.replace(/&[a-z]+;/g, "x").length;
+  const left = x + 8 + chars * 7.5 > W - 4;
+  const at = left ? x - 8 : x + 8;
+  return `<text x="${at.toFixed(1)}" y="${y.toFixed(1)}"${left ? ' text-anchor="end"' : ""}${style ? ` style="${style}"` : ""}>${label}</text>`;
+}
+
 function categoryWords(cat) { return cat.points.map((p) => p.word).join(" "); }
 // a category's name in the current language (the built-in ones are translated)
 function categoryName(name) { const key = `sp_cat_${name}`; const s = t(key); return s === key ? name : s; }
@@ -84,7 +92,7 @@ function drawMap(res) {
     const label = esc(p.word.startsWith("#") ? p.tokens.map(tokenText).join("") : p.word);
     const color = SERIES[group(p) % SERIES.length];
     svg.push(`<g class="pt" data-i="${i}"><circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="5" fill="${color}" fill-opacity="0.85"/>` +
-      `<text x="${(sx(p.x) + 8).toFixed(1)}" y="${(sy(p.y) + 4).toFixed(1)}" style="font-size:12px;fill:#1d1c22;font-family:var(--mono)">${label}</text></g>`);
+      labelAt(sx(p.x), sy(p.y) + 4, label, W, "font-size:12px;fill:#1d1c22;font-family:var(--mono)") + "</g>");
   });
   svg.push("</svg>");
   const holder = el("div", { html: svg.join("") });
@@ -150,11 +158,43 @@ async function runNeighbors() {
 }
 async function runAnalogy() {
   try {
-    S.an = await api("/api/space/analogy", { a: $("#an-a").value, b: $("#an-b").value, c: $("#an-c").value, k: 8 });
+    const [a, b, c] = [$("#an-a").value, $("#an-b").value, $("#an-c").value];
+    S.an = await api("/api/space/analogy", { a, b, c, k: 8 });
     const r = S.an;
     $("#an-out").replaceChildren(el("div", { class: "small muted", style: { marginBottom: "6px" } },
       `${r.a.tokens.map(tokenText).join("")} − ${r.b.tokens.map(tokenText).join("")} + ${r.c.tokens.map(tokenText).join("")} ≈`), resultList(r.results, "an-list"));
+    // the parallelogram: a, b, c and the answer on their own PCA map (a linear map, so the
+    // point a − b + c lands at p(a) − p(b) + p(c))
+    if (r.results.length) {
+      const top = r.results[0];
+      const map = await api("/api/space/map", { words: [a, b, c, `#${top.id}`] });
+      if (S.an === r && map.points.length === 4) $("#an-out").append(parallelogram(map.points, r, top));
+    }
   } catch (e) { $("#an-out").replaceChildren(errorBox(e)); }
+}
+
+/** king − man + woman drawn: b → a is the relation; the same step from c lands near d. */
+function parallelogram(points, r, top) {
+  const [pa, pb, pc, pd] = points;
+  const px = { x: pa.x - pb.x + pc.x, y: pa.y - pb.y + pc.y };
+  const all = [pa, pb, pc, pd, px];
+  const W = 340, H = 240, pad = 34;
+  const xs = all.map((p) => p.x), ys = all.map((p) => p.y);
+  const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
+  const sx = (v) => pad + ((v - x0) / (x1 - x0 || 1)) * (W - 2 * pad);
+  const sy = (v) => H - pad - ((v - y0) / (y1 - y0 || 1)) * (H - 2 * pad);
+  const word = (w) => esc(w.tokens.map(tokenText).join(""));
+  const arrow = (p, q, cls) => `<line class="${cls}" x1="${sx(p.x)}" y1="${sy(p.y)}" x2="${sx(q.x)}" y2="${sy(q.y)}" marker-end="url(#an-head)"/>`;
+  const dot = (p, label, cls, id) => `<circle class="${cls}" data-id="${id}" data-x="${p.x}" data-y="${p.y}" cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="5"/>` +
+    labelAt(sx(p.x), sy(p.y) - 6, label, W);
+  const svg = `<svg class="chart para" id="an-para" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">
+    <defs><marker id="an-head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#6a4fd0"/></marker></defs>
+    ${arrow(pb, pa, "rel")}${arrow(pc, px, "rel")}
+    <line class="side" x1="${sx(pb.x)}" y1="${sy(pb.y)}" x2="${sx(pc.x)}" y2="${sy(pc.y)}"/><line class="side" x1="${sx(pa.x)}" y1="${sy(pa.y)}" x2="${sx(px.x)}" y2="${sy(px.y)}"/>
+    <line class="miss" x1="${sx(px.x)}" y1="${sy(px.y)}" x2="${sx(pd.x)}" y2="${sy(pd.y)}"/>
+    ${dot(pa, word(r.a), "w", "a")}${dot(pb, word(r.b), "w", "b")}${dot(pc, word(r.c), "w", "c")}
+    ${dot(pd, esc(tokenText(top.token)), "d", "d")}${dot(px, `${word(r.a)} − ${word(r.b)} + ${word(r.c)}`, "x", "x")}</svg>`;
+  return el("div", { style: { marginTop: "10px" } }, el("div", { html: svg }), el("div", { class: "small muted", text: t("sp_para_note") }));
 }
 
 // ---------- drift ----------

@@ -178,3 +178,37 @@ fn attention_lines_softmax_columns_and_the_loop_show_the_engine_s_numbers() {
     assert_eq!(sent, acts2.logits[t * v..(t + 1) * v].to_vec());
     session.screenshot(&shots.join("walkthrough-softmax-loop.png"));
 }
+
+#[test]
+fn the_analogy_is_drawn_as_a_parallelogram_on_its_own_map() {
+    let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(driver) = Driver::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write_char_model(dir.path(), 2, 2, 32, 32, 4);
+    let server = serve(dir.path());
+    let session = driver.session(1280, 900, false);
+    session.goto(&format!("{}/space", server.url()));
+    session.wait_for("document.body.dataset.ready === '1' && document.getElementById('an-para')", "the parallelogram");
+    let words: Vec<String> = ["#an-a", "#an-b", "#an-c"]
+        .iter()
+        .map(|sel| session.js(&format!("return document.querySelector('{sel}').value")).as_str().unwrap().to_string())
+        .collect();
+    let analogy =
+        post(server.addr, "/api/space/analogy", &json!({"a": words[0], "b": words[1], "c": words[2], "k": 8})).json();
+    let top = analogy["results"][0]["id"].as_u64().unwrap();
+    let map = post(server.addr, "/api/space/map", &json!({"words": [words[0], words[1], words[2], format!("#{top}")]}))
+        .json();
+    let drawn = session.js(
+        "const o = {}; document.querySelectorAll('#an-para circle').forEach((c) => { o[c.dataset.id] = [Number(c.dataset.x), Number(c.dataset.y)]; }); return o;",
+    );
+    for (i, id) in ["a", "b", "c", "d"].iter().enumerate() {
+        let point = &map["points"][i];
+        assert_eq!(drawn[id], json!([point["x"], point["y"]]), "{id}: the map's own coordinates");
+    }
+    // the hollow corner is a − b + c (PCA is linear: the projection of a − b + c)
+    for axis in 0..2 {
+        let at = |id: &str| drawn[id][axis].as_f64().unwrap();
+        assert!((at("x") - (at("a") - at("b") + at("c"))).abs() < 1e-9, "{drawn}");
+    }
+    session.screenshot(&screenshot_dir().join("space-parallelogram.png"));
+}
