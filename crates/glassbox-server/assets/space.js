@@ -223,11 +223,38 @@ function drawDrift(res) {
   const legend = el("ol", { class: "small", style: { margin: "6px 0 0", paddingLeft: "20px" } },
     res.texts.map((s) => el("li", {}, s.text, el("span", { class: "muted", text: `  · ${t("position")} ${s.positions.join(", ")}` }))));
   box.replaceChildren(
+    driftPaths(res, Math.min((box.clientWidth || 700) - 10, 720)),
     el("div", { class: "row", style: { alignItems: "flex-start", gap: "14px" } }, squares),
     legend,
     el("div", { style: { marginTop: "12px" } }, el("div", { class: "small muted", style: { marginBottom: "4px" }, text: t("sp_similarity") }), el("div", { html: sim.join("") }),
       el("div", { class: "small muted", style: { marginTop: "4px" } }, res.layers.map((l, i) => `${i}: ${l}`).join(" · "))));
 }
+/** The word's path through the layers, one line per sentence, on one PCA map. */
+function driftPaths(res, W) {
+  const H = Math.max(240, Math.round(W * 0.5)), pad = 30;
+  const pts = res.path.flat();
+  const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
+  const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
+  const sx = (v) => pad + ((v - x0) / (x1 - x0 || 1)) * (W - 2 * pad - 60);
+  const sy = (v) => H - pad - ((v - y0) / (y1 - y0 || 1)) * (H - 2 * pad);
+  const last = res.layers.length - 1;
+  const depth = (i) => (i === 0 ? "embed" : i === last ? "out" : `L${i - 1}`);
+  const svg = [`<svg class="chart drift-map" id="drift-map" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`];
+  res.path.forEach((path, n) => {
+    const color = SERIES[n % SERIES.length];
+    svg.push(`<polyline class="drift-path" data-text="${n}" points="${path.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ")}" fill="none" stroke="${color}" stroke-width="2" stroke-opacity="0.8"/>`);
+    path.forEach((p, i) => {
+      svg.push(`<circle data-text="${n}" data-layer="${i}" data-x="${p[0]}" data-y="${p[1]}" cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="${i === 0 || i === last ? 5 : 3.5}" fill="${color}"/>`);
+      if (i > 0) svg.push(labelAt(sx(p[0]), sy(p[1]) - 6, `${n + 1}·${depth(i)}`, W, `fill:${color};font-size:10px;font-family:var(--mono)`));
+    });
+  });
+  const start = res.path[0][0];
+  svg.push(labelAt(sx(start[0]), sy(start[1]) + 16, `${esc(res.word)} · embed (${t("sp_drift_same")})`, W, "font-size:11px"));
+  svg.push(`<text x="${W - 8}" y="${H - 8}" text-anchor="end">PC1 ${pct(res.path_explained[0])} · PC2 ${pct(res.path_explained[1])}</text></svg>`);
+  return el("div", { style: { marginBottom: "10px" } },
+    el("div", { class: "small muted", style: { marginBottom: "4px" }, text: t("sp_drift_map") }), el("div", { html: svg.join("") }));
+}
+
 async function runDrift() {
   const sentences = $("#dr-sentences").value.split("\n").map((s) => s.trim()).filter(Boolean);
   try {

@@ -2,7 +2,8 @@
 //! without chromium and chromedriver, except under `CI=true`): attention drawn as lines
 //! whose weights are the engine's pattern; the softmax chapter's raw and sampled
 //! distributions, ranked by logit even at τ = 0, in plain percentages; and the
-//! autoregressive loop — the sampled token appended and the same pass run again.
+//! autoregressive loop — the sampled token appended and the same pass run again; and on the
+//! semantic-space page, the analogy as a parallelogram and a word's path through the layers.
 
 mod common;
 
@@ -180,7 +181,7 @@ fn attention_lines_softmax_columns_and_the_loop_show_the_engine_s_numbers() {
 }
 
 #[test]
-fn the_analogy_is_drawn_as_a_parallelogram_on_its_own_map() {
+fn the_analogy_and_the_drift_are_drawn_on_their_own_maps() {
     let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let Some(driver) = Driver::start() else { return };
     let dir = tempfile::tempdir().unwrap();
@@ -211,4 +212,19 @@ fn the_analogy_is_drawn_as_a_parallelogram_on_its_own_map() {
         assert!((at("x") - (at("a") - at("b") + at("c"))).abs() < 1e-9, "{drawn}");
     }
     session.screenshot(&screenshot_dir().join("space-parallelogram.png"));
+
+    // the drift: each sentence's path through the layers, all starting at one point
+    session.wait_for("document.getElementById('drift-map')", "the drift map");
+    let points = session.js(
+        "return [...document.querySelectorAll('#drift-map circle')].map((c) => [Number(c.dataset.text), Number(c.dataset.layer), Number(c.dataset.x), Number(c.dataset.y)])",
+    );
+    let points = points.as_array().unwrap();
+    let sentences =
+        session.js("return document.getElementById('dr-sentences').value.split('\\n').filter(Boolean).length");
+    let texts = sentences.as_u64().unwrap() as usize;
+    assert!(texts >= 2);
+    assert_eq!(points.len(), texts * (2 + 2), "embed, 2 blocks' inputs, the output: per sentence");
+    let starts: Vec<&Value> = points.iter().filter(|p| p[1] == 0).collect();
+    assert_eq!(starts.len(), texts);
+    assert!(starts.iter().all(|p| p[2] == starts[0][2] && p[3] == starts[0][3]), "one starting point: {starts:?}");
 }

@@ -332,6 +332,14 @@ fn context_is_exactly_one_at_the_token_embedding_and_drifts_deeper() {
         );
         assert_eq!(report.similarity[layer][1][1], 1.0);
     }
+    // the path on the map: one point per layer per text, starting together, then apart
+    assert_eq!(report.path.len(), 2);
+    assert!(report.path.iter().all(|p| p.len() == report.layers.len()));
+    assert_eq!(report.path[0][0], report.path[1][0], "the same token embedding, the same point");
+    let last = report.layers.len() - 1;
+    assert_ne!(report.path[0][last], report.path[1][last]);
+    let explained = report.path_explained[0] + report.path_explained[1];
+    assert!(explained > 0.0 && explained <= 1.0 + 1e-6, "{:?}", report.path_explained);
     let err = context(
         &model.params,
         Some(&tokenizer),

@@ -242,6 +242,13 @@ pub struct ContextReport {
     pub layers: Vec<String>,
     /// `similarity[layer][i][j]`: cosine between the word's vector in text i and text j.
     pub similarity: Vec<Vec<Vec<f32>>>,
+    /// `path[i][layer]`: the word's vector in text i at each layer, as a point of one 2-D
+    /// map (PCA of all texts' and layers' vectors, each scaled to length 1 first, so the
+    /// map shows directions, as the cosines do). Every path starts at the same point: the
+    /// token embedding knows no context.
+    pub path: Vec<Vec<[f32; 2]>>,
+    /// The share of the variance the map's two axes explain.
+    pub path_explained: [f32; 2],
 }
 
 /// Compares the vectors of `word` at every layer across `texts`.
@@ -326,5 +333,19 @@ pub fn context(
                 .collect()
         })
         .collect();
-    Ok(ContextReport { word: word.to_string(), texts: found, layers, similarity })
+    let unit = |v: &Vec<f32>| {
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+        v.iter().map(|x| x / norm).collect::<Vec<f32>>()
+    };
+    let all: Vec<Vec<f32>> = vectors.iter().flat_map(|per_layer| per_layer.iter().map(unit)).collect();
+    let projection = super::pca::pca_2d(&all);
+    let path = projection.coords.chunks(rows).map(<[[f32; 2]]>::to_vec).collect();
+    Ok(ContextReport {
+        word: word.to_string(),
+        texts: found,
+        layers,
+        similarity,
+        path,
+        path_explained: projection.explained,
+    })
 }
