@@ -570,12 +570,15 @@ function renderLayerNorm(stage, width, ln, title) {
     el("div", { class: "formula" }, el("div", { text: `x̂ = (x − E[x]) / √(Var[x] + ε) = (x − ${fmt(mean)}) / √(${fmt(variance)} + ${epsText(eps)}) = (x − ${fmt(mean)}) / ${fmt(std)}` }),
       el("div", { text: "y = γ ⊙ x̂ + β" })));
   const w = Math.min(width, 760);
-  const grid = el("div", { class: "stage-grid", style: { flexDirection: "column", gap: "12px" } },
-    stripFigure(`x  (${t("ln_input")})`, x, "act", w, (c, v) => `x[${c}] = <code>${fmt(v)}</code>`),
-    stripFigure(t("ln_norm"), xhat, "act", w, (c, v) => `x̂[${c}] = (${fmt(x[c])} − ${fmt(mean)}) / ${fmt(std)} = <code>${fmt(v)}</code>`),
-    stripFigure(t("gamma"), gamma, "weight", w, (c, v) => `γ[${c}] = <code>${fmt(v)}</code>`),
-    stripFigure(t("beta"), beta, "weight", w, (c, v) => `β[${c}] = <code>${fmt(v)}</code>`),
-    stripFigure(`y  (${t("ln_out")})`, y, "act", w, (c, v) => `y[${c}] = γ·x̂ + β = ${fmt(gamma[c])}·${fmt(xhat[c])} + ${fmt(beta[c])} = <code>${fmt(v)}</code>`));
+  // one colour scale for all five strips: x and x̂ then look as different as they are
+  const max = Math.max(maxAbs(x), maxAbs(xhat), maxAbs(gamma), maxAbs(beta), maxAbs(y));
+  const grid = el("div", { class: "stage-grid", id: "ln-strips", dataset: { max: String(max) }, style: { flexDirection: "column", gap: "12px" } },
+    el("div", { class: "small muted", id: "ln-scale", text: t("ln_one_scale", { max: fmt(max, 3) }) }),
+    stripFigure(`x  (${t("ln_input")})`, x, "act", w, (c, v) => `x[${c}] = <code>${fmt(v)}</code>`, { max }),
+    stripFigure(t("ln_norm"), xhat, "act", w, (c, v) => `x̂[${c}] = (${fmt(x[c])} − ${fmt(mean)}) / ${fmt(std)} = <code>${fmt(v)}</code>`, { max }),
+    stripFigure(t("gamma"), gamma, "weight", w, (c, v) => `γ[${c}] = <code>${fmt(v)}</code>`, { max }),
+    stripFigure(t("beta"), beta, "weight", w, (c, v) => `β[${c}] = <code>${fmt(v)}</code>`, { max }),
+    stripFigure(`y  (${t("ln_out")})`, y, "act", w, (c, v) => `y[${c}] = γ·x̂ + β = ${fmt(gamma[c])}·${fmt(xhat[c])} + ${fmt(beta[c])} = <code>${fmt(v)}</code>`, { max }));
   stage.append(grid, el("h3", { style: { marginTop: "14px" }, text: `x → y · ${ln.input}` }), dotPlot(x, y, Math.min(width, 760)));
 }
 

@@ -66,6 +66,30 @@ fn attention_lines_softmax_columns_and_the_loop_show_the_engine_s_numbers() {
     session.wait_for("document.body.dataset.ready === '1'", "the walkthrough");
     let shots = screenshot_dir();
 
+    // Layer norm: the five strips on one colour scale, the largest |value| among x, x̂, γ,
+    // β and y at the focused position (block 0's ln_1, the last token).
+    go(&session, "layernorm");
+    let model = glassbox::io::load_model(dir.path()).unwrap();
+    let c = config.n_embd;
+    let x = &acts.embedded[(t - 1) * c..t * c];
+    let y = &acts.blocks[0].ln1_normalized[(t - 1) * c..t * c];
+    let (mean, rstd) = (acts.blocks[0].ln1_mean[t - 1], acts.blocks[0].ln1_rstd[t - 1]);
+    let tensors = model.params.tensors();
+    let (gamma, beta) = (tensors.blocks[0].ln_1_weight, tensors.blocks[0].ln_1_bias);
+    let expected = x
+        .iter()
+        .map(|v| ((v - mean) * rstd).abs())
+        .chain(x.iter().map(|v| v.abs()))
+        .chain(gamma.iter().chain(beta).chain(y).map(|v| v.abs()))
+        .fold(0f32, f32::max) as f64;
+    let shown = session.js("return Number(document.getElementById('ln-strips').dataset.max)").as_f64().unwrap();
+    assert!((shown - expected).abs() < 1e-4 * expected, "one scale: {shown} vs {expected}");
+    assert!(session
+        .js("return document.getElementById('ln-scale').textContent")
+        .as_str()
+        .unwrap()
+        .contains("one colour scale"));
+
     // Attention as lines: block 0, head 2; every line's weight is the engine's, and every
     // weight of at least 1% has its line.
     go(&session, "attention");
@@ -102,8 +126,7 @@ fn attention_lines_softmax_columns_and_the_loop_show_the_engine_s_numbers() {
     let panel = session.js(
         "const p = document.querySelector('.product-panel[data-product=\"c_fc\"]'); return {sum: Number(p.dataset.sum), value: Number(p.dataset.value), row: Number(p.dataset.row), terms: [...p.querySelectorAll('tr.term')].map((r) => [Number(r.dataset.index), Number(r.dataset.product)]), rest: Number(p.querySelector('tr.rest').dataset.product), bias: Number(p.querySelector('tr.bias').dataset.product)}",
     );
-    let model = glassbox::io::load_model(dir.path()).unwrap();
-    let (c, block) = (config.n_embd, &model.params.tensors().blocks[0]);
+    let block = &tensors.blocks[0];
     let cell = acts.blocks[0].mlp_pre[row * 4 * c + col];
     assert_eq!(panel["row"], row);
     assert_eq!(panel["value"].as_f64().unwrap() as f32, cell, "the cell the forward pass wrote");
