@@ -161,7 +161,6 @@ function adapt(res) {
   const patterns = S.extra.patterns;
   const data = {
     raw: w,
-    prompt: S.prompt,
     model: info,
     T,
     ids: w.tokens.map((t) => t.id),

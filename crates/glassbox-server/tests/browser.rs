@@ -16,15 +16,6 @@ use serde_json::{json, Value};
 
 const PROMPT: &str = "To be, or not";
 
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// The engine's own forward pass over `prompt`, for comparing with the page.
 fn engine(dir: &std::path::Path, prompt: &str) -> (glassbox::io::Model, Vec<u32>, Activations) {
     let model = glassbox::io::load_model(dir).unwrap();
@@ -50,18 +41,6 @@ const INKED_PIXELS: &str = r#"
       return n;
     });"#;
 
-/// Hovers the centre of cell (r, c) of the `index`-th canvas matching `selector` and
-/// returns the tooltip's text.
-const HOVER_CELL: &str = r#"
-    const [sel, index, r, c] = arguments;
-    const canvas = document.querySelectorAll(sel)[index];
-    const box = canvas.getBoundingClientRect();
-    const x = box.left + (c + 0.5) * box.width / canvas.width;
-    const y = box.top + (r + 0.5) * box.height / canvas.height;
-    canvas.dispatchEvent(new PointerEvent('pointermove', { clientX: x, clientY: y, bubbles: true }));
-    const tip = document.getElementById('tip');
-    return tip ? tip.textContent : '';"#;
-
 const SOFTMAX_ROWS: &str = r#"
     return [...document.querySelectorAll('#softmax-bars .bar-row:not(.head)')].map((r) => ({
       p: Number(r.dataset.p), shown: r.querySelector('.val:not(.raw)').textContent, label: r.querySelector('.label').textContent,
@@ -76,15 +55,6 @@ fn set_input(session: &Session, selector: &str, value: &str) {
     session.eval(
         "const n = document.querySelector(arguments[0]); n.value = arguments[1]; n.dispatchEvent(new Event('input', {bubbles: true})); n.dispatchEvent(new Event('change', {bubbles: true}));",
         json!([selector, value]),
-    );
-}
-
-fn go(session: &Session, chapter: &str) {
-    let renders: u64 = session.js("return Number(document.body.dataset.renders || 0)").as_u64().unwrap();
-    session.eval("window.glassbox.go(arguments[0])", json!([chapter]));
-    session.wait_for(
-        &format!("document.body.dataset.chapter === '{chapter}' && Number(document.body.dataset.renders) > {renders} && document.body.dataset.ready === '1'"),
-        &format!("chapter {chapter}"),
     );
 }
 

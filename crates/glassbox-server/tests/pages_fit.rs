@@ -21,15 +21,6 @@ use serde_json::json;
 /// 56 characters of tiny Shakespeare's alphabet: 56 tokens on a character model.
 const LONG_PROMPT: &str = "First Citizen: Before we proceed any further, hear me sp";
 
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Where the page overflows the window, if it does: the document's width, Run's and Next's
 /// boxes, and each header link (inside the window and not cut by the header).
 const FIT: &str = r#"
@@ -60,15 +51,6 @@ fn assert_fits(session: &Session, what: &str) {
     for link in links {
         assert_eq!(link["ok"], true, "{what}: header link {} is hidden: {fit}", link["text"]);
     }
-}
-
-fn go(session: &Session, chapter: &str) {
-    let renders: u64 = session.js("return Number(document.body.dataset.renders || 0)").as_u64().unwrap();
-    session.eval("window.glassbox.go(arguments[0])", json!([chapter]));
-    session.wait_for(
-        &format!("document.body.dataset.chapter === '{chapter}' && Number(document.body.dataset.renders) > {renders} && document.body.dataset.ready === '1'"),
-        &format!("chapter {chapter}"),
-    );
 }
 
 fn set_lang(session: &Session, lang: &str) {

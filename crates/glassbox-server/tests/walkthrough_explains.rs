@@ -13,36 +13,6 @@ use serde_json::{json, Value};
 
 const PROMPT: &str = "To be, or not to be";
 
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn go(session: &Session, chapter: &str) {
-    let renders: u64 = session.js("return Number(document.body.dataset.renders || 0)").as_u64().unwrap();
-    session.eval("window.glassbox.go(arguments[0])", json!([chapter]));
-    session.wait_for(
-        &format!("document.body.dataset.chapter === '{chapter}' && Number(document.body.dataset.renders) > {renders} && document.body.dataset.ready === '1'"),
-        &format!("chapter {chapter}"),
-    );
-}
-
-/// Hovers the centre of cell (r, c) of the `index`-th canvas matching `selector`.
-const HOVER_CELL: &str = r#"
-    const [sel, index, r, c] = arguments;
-    const canvas = document.querySelectorAll(sel)[index];
-    const box = canvas.getBoundingClientRect();
-    canvas.scrollIntoView({block: 'center'});
-    const moved = canvas.getBoundingClientRect();
-    const x = moved.left + (c + 0.5) * moved.width / canvas.width;
-    const y = moved.top + (r + 0.5) * moved.height / canvas.height;
-    canvas.dispatchEvent(new PointerEvent('pointermove', { clientX: x, clientY: y, bubbles: true }));
-    return box.width;"#;
-
 fn engine(dir: &std::path::Path, ids: &[u32]) -> Activations {
     let model = glassbox::io::load_model(dir).unwrap();
     let mut acts = Activations::default();

@@ -171,8 +171,8 @@ fn sorter(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// The demo's cadence of kept snapshots: ten over the run.
-fn snapshot_every(steps: usize) -> usize {
+/// The demos' cadence of kept snapshots: ten over the run.
+pub(super) fn snapshot_every(steps: usize) -> usize {
     (steps / 10).max(1)
 }
 

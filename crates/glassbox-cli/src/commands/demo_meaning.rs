@@ -10,7 +10,7 @@
 //! while it trains, each snapshot's nearest words to " king" are printed as they change.
 //! Deterministic for a seed and thread count. Ctrl-C checkpoints and says how to resume.
 
-use super::demo::{refuse_to_replace, Args, Style};
+use super::demo::{refuse_to_replace, snapshot_every, Args, Style};
 use super::train::{human, Spinner, TrainBar};
 use crate::corpus;
 use crate::interrupt::Interrupt;
@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
     refuse_to_replace(&out, replace)?;
     let steps = args.steps.unwrap_or(STEPS);
-    let cadence = (steps / 10).max(1);
+    let cadence = snapshot_every(steps);
     say!(
         "{}",
         style.bold("glassbox demo meaning — a GPT reads Shakespeare, and its words become a semantic space (语义空间)")
@@ -378,8 +378,7 @@ fn next_steps(out: &Path, style: &Style) {
 /// Whether `dir` holds a run this demo made: the built-in corpus through `bpe:4096`, with
 /// the demo's cadence of kept snapshots. A run trained by `train` (other settings) is not.
 fn holds_an_earlier_demo(dir: &Path) -> bool {
-    let Ok(state) = glassbox::train::checkpoint::load_state(dir) else { return false };
-    let Ok(run) = serde_json::from_str::<serde_json::Value>(&state.run) else { return false };
+    let Some(run) = glassbox::train::checkpoint::saved_run(dir) else { return false };
     let options = &run["options"];
     let steps = options["steps"].as_u64().unwrap_or(0) as usize;
     let data = &run["data"];
@@ -388,6 +387,6 @@ fn holds_an_earlier_demo(dir: &Path) -> bool {
         && data["path"].as_str().is_some_and(|p| p.ends_with(corpus::FILE_NAME))
         && options["keep_checkpoints"] == true
         && options["batch"] == BATCH
-        && options["checkpoint_every"].as_u64() == Some((steps / 10).max(1) as u64)
+        && options["checkpoint_every"].as_u64() == Some(snapshot_every(steps) as u64)
         && options["eval_every"] == options["checkpoint_every"]
 }

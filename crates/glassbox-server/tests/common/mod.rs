@@ -527,3 +527,38 @@ pub fn serve_with(
     adjust(&mut options);
     glassbox_server::start(options).expect("start server")
 }
+
+// ---------- the walkthrough page, driven ----------
+
+/// `s` percent-encoded for a query string (`?prompt=…`).
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Opens chapter `chapter` of the walkthrough and waits until it is drawn (a new render,
+/// with everything it needs loaded).
+pub fn go(session: &Session, chapter: &str) {
+    let renders: u64 = session.js("return Number(document.body.dataset.renders || 0)").as_u64().unwrap();
+    session.eval("window.glassbox.go(arguments[0])", json!([chapter]));
+    session.wait_for(
+        &format!("document.body.dataset.chapter === '{chapter}' && Number(document.body.dataset.renders) > {renders} && document.body.dataset.ready === '1'"),
+        &format!("chapter {chapter}"),
+    );
+}
+
+/// Hovers the centre of cell (r, c) of the `index`-th canvas matching `selector` and
+/// returns the tooltip's text.
+pub const HOVER_CELL: &str = r#"
+    const [sel, index, r, c] = arguments;
+    const canvas = document.querySelectorAll(sel)[index];
+    const box = canvas.getBoundingClientRect();
+    const x = box.left + (c + 0.5) * box.width / canvas.width;
+    const y = box.top + (r + 0.5) * box.height / canvas.height;
+    canvas.dispatchEvent(new PointerEvent('pointermove', { clientX: x, clientY: y, bubbles: true }));
+    const tip = document.getElementById('tip');
+    return tip ? tip.textContent : '';"#;
