@@ -318,12 +318,30 @@ export async function setupPage(active, opts = {}) {
   const header = el("header", { class: "top" },
     el("a", { class: "brand", href: "/", html: LOGO + "<span>glassbox</span>" }), nav, el("div", { class: "spacer" }), chip, switcher);
   document.body.prepend(header);
-  if (opts.legend !== false) {
-    document.body.append(el("div", { class: "legend", id: "legend" },
-      el("span", {}, el("span", { class: "sw", style: { background: "var(--weight)" } }), el("span", { class: "long", dataset: { i18n: "legend_weights" } }), el("span", { class: "short", dataset: { i18n: "weights" } })),
-      el("span", {}, el("span", { class: "sw", style: { background: "var(--act)" } }), el("span", { dataset: { i18n: "legend_acts" } })),
-      el("span", {}, "−", el("span", { class: "bar div-bar" }), "+ ", el("span", { class: "long", dataset: { i18n: "legend_signed" } })),
-      el("span", {}, "0", el("span", { class: "bar seq-bar" }), "1 ", el("span", { class: "long", dataset: { i18n: "legend_prob" } }), el("span", { class: "short", dataset: { i18n: "legend_prob_short" } }))));
+  // the legend lists only the keys that apply on this page (`opts.legend`: which, or false)
+  const keys = opts.legend === false ? [] : opts.legend || ["weights", "acts", "signed", "prob"];
+  const entries = {
+    weights: () => el("span", {}, el("span", { class: "sw", style: { background: "var(--weight)" } }), el("span", { class: "long", dataset: { i18n: "legend_weights" } }), el("span", { class: "short", dataset: { i18n: "weights" } })),
+    acts: () => el("span", {}, el("span", { class: "sw", style: { background: "var(--act)" } }), el("span", { dataset: { i18n: "legend_acts" } })),
+    signed: () => el("span", {}, "−", el("span", { class: "bar div-bar" }), "+ ", el("span", { class: "long", dataset: { i18n: "legend_signed" } })),
+    prob: () => el("span", {}, "0", el("span", { class: "bar seq-bar" }), "1 ", el("span", { class: "long", dataset: { i18n: "legend_prob" } }), el("span", { class: "short", dataset: { i18n: "legend_prob_short" } })),
+  };
+  if (keys.length) {
+    // it floats over the page: a click folds it to one small button (remembered), so it
+    // never has to cover what a learner is reading
+    const legend = el("div", { class: "legend", id: "legend" }, keys.map((k) => entries[k]()));
+    const fold = (folded) => {
+      legend.classList.toggle("folded", folded);
+      toggle.textContent = folded ? "?" : "×";
+      toggle.setAttribute("aria-expanded", folded ? "false" : "true");
+      try { localStorage.setItem("glassbox.legend", folded ? "folded" : "open"); } catch (_) { /* private mode */ }
+    };
+    const toggle = el("button", { type: "button", class: "legend-toggle", dataset: { i18nTitle: "legend_toggle" }, onclick: () => fold(!legend.classList.contains("folded")) });
+    legend.append(toggle);
+    document.body.append(legend);
+    let stored = null;
+    try { stored = localStorage.getItem("glassbox.legend"); } catch (_) { /* private mode */ }
+    fold(stored === "folded");
   }
   applyStatic();
   try {

@@ -173,7 +173,7 @@ function continueWith(i, id) {
 }
 
 async function main() {
-  const model = await setupPage("/playground");
+  const model = await setupPage("/playground", { legend: ["prob"] });
   const prompt = $("#pg-prompt");
   const params = new URLSearchParams(location.search);
   // a built-in task's model starts on its example problem, and writes the whole answer

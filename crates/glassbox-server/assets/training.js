@@ -1,9 +1,11 @@
 // Training: the loss curves of this run (log.jsonl, polled while `glassbox train` writes it),
-// the semantic space of each kept checkpoint scored (meaning forming), and the attention
-// patterns of its kept checkpoints, replayed with a slider.
+// the semantic space of each kept checkpoint scored (meaning forming), every head's
+// previous-token and induction scores over training, and a replay of the kept checkpoints
+// with a slider and a play button: all heads' patterns, a sample of text, the embeddings'
+// map (aligned across checkpoints, so points glide rather than flip).
 import { $, api, applyStatic, el, esc, figure, fmt, heatmap, onLang, pct, setupPage, showTip, hideTip, t, tokenText } from "./common.js";
 
-const S = { rows: [], next: 0, steps: [], index: 0, cache: new Map(), playing: null, lastGrowth: 0, attn: null, layer: 0, head: 0, meaning: null };
+const S = { rows: [], next: 0, steps: [], index: 0, cache: new Map(), playing: null, lastGrowth: 0, attn: null, layer: 0, head: 0, meaning: null, learning: null, mapShown: null, mapAnimation: 0 };
 window.glassbox = { state: S };
 
 // ---------- the log ----------
@@ -176,13 +178,6 @@ function drawCurves() {
     lineChart("lr-chart", W, 120, [{ label: t("tr_lr"), points: s.lr, color: "#c77a12" }], { zero: true, xTitle: t("tr_step"), yTitle: "lr" })) : "");
 }
 
-function legend(items) {
-  return el("div", { class: "small muted", style: { display: "flex", flexWrap: "wrap", gap: "6px 16px", marginTop: "4px" } },
-    ...items.map(([label, color, dash]) => el("span", {},
-      el("span", { class: "sw", style: { display: "inline-block", width: "16px", height: "0", borderTop: `${dash ? "2px dashed" : "3px solid"} ${color}`, verticalAlign: "3px", marginRight: "5px" } }),
-      label)));
-}
-
 // ---------- meaning over training ----------
 // Each kept checkpoint's embeddings scored as `glassbox space RUN eval --checkpoints` does:
 // the built-in analogies beside their baseline, the category words' cluster purity and
@@ -287,6 +282,8 @@ async function loadAttention(i) {
 async function showStep(i) {
   S.index = i;
   drawMeaning();
+  drawHeadsOverTraining();
+  drawMap();
   const step = stepOf(i);
   $("#tr-step-label").textContent = step == null ? t("tr_current") : `${t("tr_step")} ${step}`;
   try {
@@ -299,40 +296,202 @@ async function showStep(i) {
   }
 }
 
+// ---------- every head at this checkpoint ----------
+/** The grid of all heads (layers down, heads across), each pattern small; the chosen one
+ *  large below it. Under each head, its induction and previous-token scores at this
+ *  checkpoint (from the head detector's repeated random sequences). */
 function drawAttention() {
   const res = S.attn;
   if (!res) return;
-  const layer = res.attention[Math.min(S.layer, res.attention.length - 1)];
-  const hd = layer.heads[Math.min(S.head, layer.heads.length - 1)];
   const T = res.ids.length;
   const labels = res.tokens.map((tok) => tokenText(tok));
-  const cell = Math.max(8, Math.min(28, Math.floor(Math.min(560, ($("#tr-attn").clientWidth || 600) - 100) / T)));
+  const L = res.attention.length, H = res.attention[0].heads.length;
+  S.layer = Math.min(S.layer, L - 1);
+  S.head = Math.min(S.head, H - 1);
+  const heads = learningRow()?.heads;
+  const width = $("#tr-heads-grid").clientWidth || 480;
+  const small = Math.max(1, Math.min(6, Math.floor((width - 60) / H / T)));
+  const receipt = (l, h) => (q, k, w) => `${t("layer")} ${l} · ${t("head")} ${h}<br>${t("query")} <code>${esc(labels[q])}</code> (${q}) → ${t("key")} <code>${esc(labels[k])}</code> (${k})<br>${t("weight")} = <code>${fmt(w)}</code>`;
+  const grid = el("div", { class: "heads-grid", style: { gridTemplateColumns: `auto repeat(${H}, auto)` } });
+  grid.append(el("span", {}), ...[...Array(H).keys()].map((h) => el("span", { class: "small muted", text: `${t("head")} ${h}` })));
+  for (let l = 0; l < L; l++) {
+    grid.append(el("span", { class: "small muted", text: `${t("layer")} ${l}` }));
+    for (let h = 0; h < H; h++) {
+      const hm = heatmap({ rows: T, cols: T, data: res.attention[l].heads[h].data, scale: "seq", max: 1, cell: small, className: "head-thumb", receipt: receipt(l, h) });
+      const score = heads ? heads.scores[l * H + h] : null;
+      const chosen = l === S.layer && h === S.head;
+      const cell = el("button", { type: "button", class: "head-cell" + (chosen ? " chosen" : ""), "aria-label": `${t("layer")} ${l} ${t("head")} ${h}`, "aria-pressed": chosen ? "true" : "false" },
+        hm.node,
+        score ? el("span", { class: "small mono", title: t("tr_h_scores_title"), text: `${t("tr_h_ind_short")} ${fmt(score.induction, 2)} · ${t("tr_h_prev_short")} ${fmt(score.previous_token, 2)}` }) : null);
+      cell.addEventListener("click", () => { S.layer = l; S.head = h; drawAttention(); });
+      grid.append(cell);
+    }
+  }
+  $("#tr-heads-grid").replaceChildren(grid);
+  const cell = Math.max(8, Math.min(24, Math.floor(Math.min(420, ($("#tr-attn").clientWidth || 420) - 90) / T)));
   const hm = heatmap({
-    rows: T, cols: T, data: hd.pattern ? hd.pattern.data : hd.data, scale: "seq", max: 1, cell, rowLabels: labels, className: "replay-canvas",
-    receipt: (q, k, w) => `${t("query")} <code>${esc(labels[q])}</code> (${q}) → ${t("key")} <code>${esc(labels[k])}</code> (${k})<br>${t("weight")} = <code>${fmt(w)}</code>`,
+    rows: T, cols: T, data: res.attention[S.layer].heads[S.head].data, scale: "seq", max: 1, cell, rowLabels: labels, className: "replay-canvas",
+    receipt: receipt(S.layer, S.head),
   });
   const step = res.step == null ? t("tr_current") : `${t("tr_step")} ${res.step}`;
   const info = el("div", { class: "small muted", style: { marginTop: "6px" } },
     res.prompt_loss != null ? t("tr_prompt_loss", { l: fmt(res.prompt_loss, 3) }) : "",
-    " · ", res.predictions.map((p) => tokenText(p)).join(" "));
+    " · ", t("tr_predicts"), " ", res.predictions.map((p) => tokenText(p)).join(" "));
   $("#tr-attn").replaceChildren(figure(`${step} · blocks.${S.layer}.attn.hook_pattern[${S.head}]`, `[T=${T}, T=${T}]`, "act", hm.node), info);
+  drawSample();
   document.body.dataset.replayStep = String(res.step ?? "current");
 }
 
-function fillSelect(sel, n, value) {
-  sel.replaceChildren(...[...Array(n).keys()].map((i) => el("option", { value: String(i), selected: i === value ? true : null, text: String(i) })));
+// ---------- what it writes ----------
+function drawSample() {
+  const sample = S.attn?.sample;
+  if (!sample) return;
+  const task = !!sample.expected;
+  $("#tr-sample-sub").textContent = task ? t("tr_sample_task") : t("tr_sample_text", { tau: sample.temperature, seed: sample.seed });
+  const prompt = el("span", { class: "sample-prompt", text: sample.prompt.map((v) => tokenText(v)).join("") });
+  const written = sample.tokens.map((v, i) => {
+    const want = task ? sample.expected[i] : null;
+    const right = want ? want.id === v.id : null;
+    return el("span", { class: "sample-token" + (right === true ? " right" : right === false ? " wrong" : ""),
+      title: want ? `${t("tr_expected")} ${tokenText(want)}` : null, text: tokenText(v) });
+  });
+  const parts = [el("div", { class: "sample mono" }, prompt, ...written)];
+  if (task) {
+    const right = sample.tokens.filter((v, i) => sample.expected[i] && sample.expected[i].id === v.id).length;
+    parts.push(el("div", { class: "small muted", text: `${t("tr_expected")} ${sample.expected.map((v) => tokenText(v)).join("")} · ${t("tr_right_of", { r: right, n: sample.expected.length })}` }));
+  }
+  $("#tr-sample").replaceChildren(...parts);
+}
+
+// ---------- heads and embeddings over training ----------
+// `/api/training/learning`: every snapshot's head scores on repeated random sequences and
+// its embedding map, the maps turned so that each lines up with the next. Asked again
+// while snapshots are pending.
+async function refreshLearning() {
+  try {
+    S.learning = await api("/api/training/learning");
+  } catch (e) {
+    $("#tr-heads-card").classList.remove("hidden");
+    $("#tr-heads").replaceChildren(el("div", { class: "error-box", text: e.message || String(e) }));
+    return;
+  }
+  drawHeadsOverTraining();
+  drawMap();
+  drawAttention();
+  if (S.learning.pending > 0) setTimeout(refreshLearning, 200);
+  else document.body.dataset.learningRows = String(S.learning.rows.length);
+}
+
+/** The learning row of the slider's checkpoint: its step, or the run's own model. */
+function learningRow() {
+  const rows = S.learning?.rows;
+  if (!rows?.length) return null;
+  const step = stepOf(S.index);
+  return step == null ? rows.find((r) => r.model === ".") || rows.at(-1) : rows.find((r) => r.step === step) || null;
+}
+
+/** The best head's induction and previous-token scores at each snapshot, and the loss on
+ *  the first and second copy of the repeated sequences: the induction bump, when a head
+ *  learns to copy and the second copy's loss falls away from the first's. */
+function drawHeadsOverTraining() {
+  const res = S.learning;
+  if (!res || !res.has_checkpoints) return;
+  const rows = res.rows.filter((r) => r.heads);
+  $("#tr-heads-card").classList.remove("hidden");
+  if (!rows.length) {
+    const why = res.rows.find((r) => r.heads_error)?.heads_error;
+    $("#tr-heads").replaceChildren(el("div", { class: "muted small", text: why || "…" }));
+    return;
+  }
+  const best = (r, key) => Math.max(...r.heads.scores.map((s) => s[key]));
+  const steps = S.rows.filter((r) => typeof r.step === "number").map((r) => r.step);
+  const x0 = Math.min(steps[0] ?? rows[0].step, rows[0].step), x1 = Math.max(steps.at(-1) ?? 0, rows.at(-1).step);
+  const marker = learningRow()?.step ?? null;
+  const W = Math.min($("#tr-heads").clientWidth || 900, 1180);
+  const scoreLines = [
+    { label: t("tr_h_induction"), color: "#c0392b", width: 2, dots: true, points: rows.map((r) => [r.step, best(r, "induction")]) },
+    { label: t("tr_h_previous"), color: "#2f6fd0", width: 2, dots: true, points: rows.map((r) => [r.step, best(r, "previous_token")]) },
+  ];
+  const lossLines = [
+    { label: t("tr_h_loss_first"), color: "#8a8794", width: 2, dots: true, points: rows.map((r) => [r.step, r.heads.loss_first]) },
+    { label: t("tr_h_loss_second"), color: "#6a4fd0", width: 2, dots: true, points: rows.map((r) => [r.step, r.heads.loss_second]) },
+    { label: t("tr_h_loss_uniform"), color: "#8a8794", width: 1.2, dash: true, points: rows.map((r) => [r.step, r.heads.loss_uniform]) },
+  ];
+  const last = rows.at(-1).heads;
+  $("#tr-heads-sub").textContent = t("tr_heads_sub", { n: last.n, s: last.sequences });
+  $("#tr-heads").replaceChildren(
+    lineChart("heads-chart", W, 200, scoreLines, { percent: true, zero: true, y1: 1, x0, x1, marker, xTitle: t("tr_step"), yTitle: t("tr_h_axis") }),
+    legend(scoreLines.map((l) => [l.label, l.color])),
+    lineChart("heads-loss-chart", W, 170, lossLines, { zero: true, x0, x1, marker, xTitle: t("tr_step"), yTitle: t("tr_loss_axis") }),
+    legend(lossLines.map((l) => [l.label, l.color, l.dash])),
+    el("p", { class: "small muted", text: t("tr_heads_how") }));
+}
+
+const GROUP_COLORS = ["#c0392b", "#2f6fd0", "#2a8a4a", "#8a8794", "#c77a12", "#6a4fd0", "#b03a8c", "#1d8a8a", "#7a5c2e", "#444"];
+
+/** The map of the slider's checkpoint. Between checkpoints the points glide from where
+ *  they were to where they are (the maps are aligned, so the motion is the model's). */
+function drawMap() {
+  const res = S.learning;
+  const holder = $("#tr-map");
+  if (!res || !res.has_checkpoints) return;
+  if (!res.map_words) { holder.replaceChildren(el("div", { class: "muted small", text: res.map_unavailable || "" })); return; }
+  const row = learningRow();
+  if (!row?.map) { holder.replaceChildren(el("div", { class: "muted small", text: "…" })); S.mapShown = null; return; }
+  const words = res.map_words;
+  const W = Math.min(holder.clientWidth || 420, 560), H = Math.round(W * 0.78), pad = 18;
+  // one scale for every checkpoint (each map has a root-mean-square radius of 1)
+  const extent = Math.max(...res.rows.filter((r) => r.map).flatMap((r) => r.map.flatMap((p) => [Math.abs(p[0]), Math.abs(p[1])])), 1e-6);
+  const sx = (v) => W / 2 + (v / extent) * (W / 2 - pad), sy = (v) => H / 2 - (v / extent) * (H / 2 - pad);
+  let svg = holder.querySelector("svg#learn-map");
+  if (!svg || svg.dataset.points !== String(words.labels.length) || svg.dataset.w !== String(W)) {
+    const parts = [`<svg id="learn-map" class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" data-points="${words.labels.length}" data-w="${W}">`,
+      `<line class="grid" x1="${W / 2}" x2="${W / 2}" y1="0" y2="${H}"/><line class="grid" x1="0" x2="${W}" y1="${H / 2}" y2="${H / 2}"/>`];
+    words.labels.forEach((label, i) => {
+      const color = GROUP_COLORS[words.groups[i] % GROUP_COLORS.length];
+      parts.push(`<g class="pt" data-i="${i}"><circle r="3.2" fill="${color}"/><text x="5" y="3" fill="${color}">${esc(label)}</text></g>`);
+    });
+    parts.push("</svg>");
+    const used = [...new Set(words.groups)].sort((a, b) => a - b);
+    const groupName = (g) => (words.grouped_by === "characters" ? t(`tr_kind_${words.group_names[g]}`) : words.group_names[g]);
+    holder.replaceChildren(el("div", { html: parts.join("") }),
+      legend(used.map((g) => [groupName(g), GROUP_COLORS[g % GROUP_COLORS.length]])),
+      el("div", { class: "small muted", id: "learn-map-axes" }));
+    svg = holder.querySelector("svg#learn-map");
+    S.mapShown = null;
+  }
+  const from = S.mapShown || row.map, to = row.map;
+  const nodes = [...svg.querySelectorAll("g.pt")];
+  const place = (k) => nodes.forEach((g, i) => {
+    const x = from[i][0] + (to[i][0] - from[i][0]) * k, y = from[i][1] + (to[i][1] - from[i][1]) * k;
+    g.setAttribute("transform", `translate(${sx(x).toFixed(1)} ${sy(y).toFixed(1)})`);
+  });
+  cancelAnimationFrame(S.mapAnimation);
+  const start = performance.now(), duration = S.mapShown && S.mapShown !== to ? 450 : 0;
+  const tick = (now) => {
+    const k = duration ? Math.min(1, Math.max(0, (now - start) / duration)) : 1;
+    place(k * k * (3 - 2 * k));
+    if (k < 1) S.mapAnimation = requestAnimationFrame(tick);
+  };
+  tick(start);
+  S.mapShown = to;
+  svg.dataset.step = String(row.step);
+  $("#learn-map-axes").textContent = t("tr_map_axes", { a: pct(row.explained[0]), b: pct(row.explained[1]) });
+}
+
+function legend(items) {
+  return el("div", { class: "small muted legend-row" },
+    ...items.map(([label, color, dash]) => el("span", {},
+      el("span", { class: "sw", style: { display: "inline-block", width: "16px", height: "0", borderTop: `${dash ? "2px dashed" : "3px solid"} ${color}`, verticalAlign: "3px", marginRight: "5px" } }),
+      label)));
 }
 
 async function main() {
-  const model = await setupPage("/training");
+  const model = await setupPage("/training", { legend: false }); // its charts carry their own legends
   if (model) {
-    fillSelect($("#tr-layer"), model.n_layer, 0);
-    fillSelect($("#tr-head"), model.n_head, 0);
     $("#tr-prompt").value = new URLSearchParams(location.search).get("prompt") || model.default_prompt || "";
   }
   $("#tr-log").addEventListener("change", drawCurves);
-  $("#tr-layer").addEventListener("change", (e) => { S.layer = Number(e.target.value); drawAttention(); });
-  $("#tr-head").addEventListener("change", (e) => { S.head = Number(e.target.value); drawAttention(); });
   $("#tr-form").addEventListener("submit", (e) => { e.preventDefault(); S.cache.clear(); showStep(S.index); });
   $("#tr-slider").addEventListener("input", (e) => showStep(Number(e.target.value)));
   $("#tr-play").addEventListener("click", () => {
@@ -346,14 +505,23 @@ async function main() {
       await showStep(next);
     }, 700);
   });
-  onLang(() => { applyStatic(); if (S.rows.length) drawCurves(); drawMeaning(); drawAttention(); });
+  onLang(() => {
+    applyStatic();
+    if (S.rows.length) drawCurves();
+    drawMeaning();
+    drawHeadsOverTraining();
+    $("#learn-map")?.remove(); // its legend names the groups in the old language
+    drawMap();
+    drawAttention();
+  });
   const isRun = await poll();
   if (!isRun) return;
   await refreshCheckpoints();
   refreshMeaning();
+  refreshLearning();
   await showStep(S.index);
   document.body.dataset.ready = "1";
   setInterval(poll, 2000);
-  setInterval(async () => { if (await refreshCheckpoints()) { showStep(S.index); refreshMeaning(); } }, 5000);
+  setInterval(async () => { if (await refreshCheckpoints()) { showStep(S.index); refreshMeaning(); refreshLearning(); } }, 5000);
 }
 main();

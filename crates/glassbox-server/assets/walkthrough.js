@@ -646,6 +646,7 @@ RENDER.attention = (stage, width) => {
       mat(`blocks.${S.layer}.attn.hook_q[${h}]`, q, T, dh, "act", "div", cut("q", 0)),
       mat(`hook_k[${h}]`, k, T, dh, "act", "div", cut("k", C)),
       mat(`hook_v[${h}]`, v, T, dh, "act", "div", cut("v", 2 * C))),
+    weightFigure("c_attn", width, [[h * dh, (h + 1) * dh, "q"], [C + h * dh, C + (h + 1) * dh, "k"], [2 * C + h * dh, 2 * C + (h + 1) * dh, "v"]]),
     el("p", { class: "small muted", id: "qkv-cut", text: t("qkv_cut", { L: S.layer, C, C3: 3 * C, h, d: dh, q0: h * dh, q1: (h + 1) * dh - 1, k0: C + h * dh, k1: C + (h + 1) * dh - 1, v0: 2 * C + h * dh, v1: 2 * C + (h + 1) * dh - 1 }) }),
     productPanel("c_attn"),
     el("div", { class: "stage-grid", style: { marginTop: "14px" } },
@@ -722,7 +723,9 @@ RENDER.residual = (stage, width) => {
   stage.append(el("div", { class: "stage-grid", style: { flexDirection: "column" } },
     matrixFigure("hook_resid_pre", b.resid_pre, "act", w, null, { dims: [`T=${T}`, `C=${C}`], max, note: t("residual_in") }),
     sign("+"),
-    matrixFigure("hook_attn_out", b.attn_out, "act", w, null, { dims: [`T=${T}`, `C=${C}`], max, note: t("attn_out") }),
+    weightFigure("attn.c_proj", w),
+    matrixFigure("hook_attn_out", b.attn_out, "act", w, (r, c) => { productReceipt("attn.c_proj", r, c); return `<span class="k">${t("receipt_below")}</span>`; }, { dims: [`T=${T}`, `C=${C}`], max, note: t("attn_out") }),
+    productPanel("attn.c_proj"),
     sign("="),
     matrixFigure("hook_resid_mid", b.resid_mid, "act", w, (r, c) => `= ${fmt(inp[r * C + c])} + ${fmt(out[r * C + c])}`, { dims: [`T=${T}`, `C=${C}`], max, note: t("residual_mid") })));
 };
@@ -734,13 +737,15 @@ RENDER.mlp = (stage, width) => {
   const mid = b.resid_mid.data, out = b.mlp_out.data;
   const max = Math.max(maxAbs(mid), maxAbs(b.resid_post.data));
   stage.append(el("div", { class: "stage-grid", style: { flexDirection: "column" } },
-    matrixFigure("ln2.hook_normalized", b.ln2_normalized, "act", Math.min(w, 600), null, { dims: [`T=${T}`, `C=${C}`], note: t("mlp_in") }),
+    inputOf(matrixFigure("ln2.hook_normalized", b.ln2_normalized, "act", Math.min(w, 600), null, { dims: [`T=${T}`, `C=${C}`], note: t("mlp_in") }), "c_fc", T),
     sign(`↓ × h.${L}.mlp.c_fc.weight [${C}, ${4 * C}] + bias`),
+    weightFigure("c_fc", w),
     matrixFigure("mlp.hook_pre", b.mlp_pre, "act", w, made("c_fc"), { dims: [`T=${T}`, `4C=${4 * C}`], note: t("mlp_pre"), className: "mlp-pre" }),
     productPanel("c_fc"),
     sign("↓ GELU"),
-    matrixFigure("mlp.hook_post", b.mlp_post, "act", w, null, { dims: [`T=${T}`, `4C=${4 * C}`], note: t("mlp_post"), className: "mlp-post" }),
+    inputOf(matrixFigure("mlp.hook_post", b.mlp_post, "act", w, null, { dims: [`T=${T}`, `4C=${4 * C}`], note: t("mlp_post"), className: "mlp-post" }), "mlp.c_proj", T),
     sign(`↓ × h.${L}.mlp.c_proj.weight [${4 * C}, ${C}] + bias`),
+    weightFigure("mlp.c_proj", w),
     matrixFigure("hook_mlp_out", b.mlp_out, "act", Math.min(w, 600), made("mlp.c_proj"), { dims: [`T=${T}`, `C=${C}`], note: t("mlp_out") }),
     productPanel("mlp.c_proj"),
     // the residual add after the MLP: what leaves the block
@@ -756,6 +761,7 @@ const RECEIPT = { key: null, timer: 0 };
 function productReceipt(product, r, c) {
   const key = `${S.extra.prompt}|${product}|${S.layer}|${r}|${c}`;
   if (key === RECEIPT.key) return;
+  markOperands(product, r, c);
   RECEIPT.key = key;
   clearTimeout(RECEIPT.timer);
   RECEIPT.timer = setTimeout(async () => {
@@ -770,6 +776,74 @@ function productReceipt(product, r, c) {
 }
 function productPanel(product) {
   return el("div", { class: "product-panel small muted", dataset: { product }, text: t("receipt_hint") });
+}
+
+// ---------- the weights beside the activations ----------
+/** Weight pictures by product and layer: they do not depend on the prompt. */
+const WEIGHTS = new Map();
+/**
+ * The weight matrix of `product` (in the layer shown), drawn small: each cell the
+ * strongest weight of its block. `cuts` marks column ranges on it ([from, to, label]).
+ */
+function weightFigure(product, width, cuts = []) {
+  const holder = el("div", { class: "weight-fig", dataset: { product } }, el("div", { class: "small muted", text: "…" }));
+  const key = `${product}|${product === "head" ? 0 : S.layer}`;
+  if (!WEIGHTS.has(key)) WEIGHTS.set(key, api("/api/weight", { product, layer: product === "head" ? 0 : S.layer, side: 96 }));
+  WEIGHTS.get(key).then((w) => {
+    const cw = Math.max(1, Math.min(8, Math.floor(Math.min(width, 560) / w.cols)));
+    const ch = Math.max(1, Math.min(8, Math.floor(200 / w.rows)));
+    const hm = heatmap({
+      rows: w.rows, cols: w.cols, data: w.data, scale: "div", cell: [cw, ch], className: "weight-canvas",
+      receipt: (r, c, v) => {
+        const rows = w.row_step > 1 ? `${r * w.row_step}–${Math.min(w.shape[0], (r + 1) * w.row_step) - 1}` : `${r}`;
+        const cols = w.col_step > 1 ? `${c * w.col_step}–${Math.min(w.shape[1], (c + 1) * w.col_step) - 1}` : `${c}`;
+        return `<span class="k">${esc(w.weight)}</span> [${rows}, ${cols}]<br>${w.row_step * w.col_step > 1 ? t("weight_strongest") + " " : ""}<code>${fmt(v)}</code>`;
+      },
+    });
+    const note = w.row_step * w.col_step > 1 ? t("weight_shrunk", { r: w.row_step, c: w.col_step }) : t("weight_whole");
+    const fig = figure(w.weight, `[${w.shape[0]}, ${w.shape[1]}]`, "weight", hm.node, note);
+    fig.dataset.colStep = String(w.col_step);
+    fig.dataset.cols = String(w.cols);
+    holder.replaceChildren(fig);
+    for (const [from, to, label] of cuts) markBand(fig, "col", from / w.col_step, (to - from) / w.col_step, w.cols, "cut", label);
+  }).catch((e) => {
+    WEIGHTS.delete(key);
+    holder.replaceChildren(el("div", { class: "error-box", text: e.message || String(e) }));
+  });
+  return holder;
+}
+
+/**
+ * A band over a drawn matrix: rows (`axis` "row") or columns ("col") from `start`, `span`
+ * of them, of `count` in all (fractions allowed: a weight picture's cells stand for blocks).
+ */
+function markBand(fig, axis, start, span, count, kind = "hl", label = "") {
+  const frame = fig?.querySelector(".frame");
+  const canvas = frame?.querySelector("canvas");
+  if (!canvas) return;
+  let band = frame.querySelector(`.band.${kind}.${axis}[data-label="${label}"]`);
+  if (!band) { band = el("div", { class: `band ${kind} ${axis}`, dataset: { label }, text: label }); frame.append(band); }
+  const size = axis === "row" ? canvas.offsetHeight : canvas.offsetWidth;
+  const from = (start / count) * size, extent = Math.max(2, (span / count) * size);
+  Object.assign(band.style, axis === "row"
+    ? { top: canvas.offsetTop + from + "px", height: extent + "px", left: canvas.offsetLeft + "px", width: canvas.offsetWidth + "px" }
+    : { left: canvas.offsetLeft + from + "px", width: extent + "px", top: canvas.offsetTop + "px", height: canvas.offsetHeight + "px" });
+  band.dataset.index = String(Math.floor(start));
+}
+
+/** What made cell (r, c) of `product`: the input's row r and the weight's column c, lit. */
+function markOperands(product, r, c) {
+  const input = document.querySelector(`[data-input-of="${product}"]`);
+  if (input) markBand(input, "row", r, 1, Number(input.dataset.rows));
+  const weight = document.querySelector(`.weight-fig[data-product="${product}"] .fig`);
+  if (weight) markBand(weight, "col", Math.floor(c / Number(weight.dataset.colStep)), 1, Number(weight.dataset.cols));
+}
+
+/** Marks a figure as the input of `product`, with `rows` rows, for [`markOperands`]. */
+function inputOf(fig, product, rows) {
+  fig.dataset.inputOf = product;
+  fig.dataset.rows = String(rows);
+  return fig;
 }
 function drawReceipt(product, r) {
   const panel = document.querySelector(`.product-panel[data-product="${product}"]`);
@@ -878,13 +952,16 @@ RENDER.head = (stage, width) => {
     const fill = el("span", { class: "fill " + (v < 0 ? "neg" : "pos"), style: v < 0 ? { right: "50%", width: f * 100 + "%" } : { left: "50%", width: f * 100 + "%" } });
     const r = el("div", { class: "bar-row" }, el("span", { class: "label", text: vocabText(id) }),
       el("span", { class: "track" }, el("span", { class: "zero", style: { left: "50%" } }), fill), el("span", { class: "val", text: fmt(v, 3) }));
-    hover(r, () => tokenReceipt(d.vocab[String(id)]) + `<br>logit = <code>${fmt(v)}</code>`);
+    hover(r, () => { productReceipt("head", lg.position, id); return tokenReceipt(d.vocab[String(id)]) + `<br>logit = <code>${fmt(v)}</code><br><span class="k">${t("receipt_below")}</span>`; });
     bars.append(r);
   }
   stage.append(bars);
   const hm = heatmap({ rows: 1, cols: V, data: vals, width: Math.min(width, 760), cell: [Math.max(0.05, Math.min(12, Math.min(width, 760) / V)), 26],
-    receipt: (r, c, v) => `id ${c} <code>${esc(vocabText(c))}</code><br>logit = <code>${fmt(v)}</code>` });
-  stage.append(el("div", { style: { marginTop: "16px" } }, figure("logits", `[V=${V}]`, "act", hm.node, t("logits_all", { V }))));
+    receipt: (r, c, v) => { productReceipt("head", lg.position, c); return `id ${c} <code>${esc(vocabText(c))}</code><br>logit = <code>${fmt(v)}</code><br><span class="k">${t("receipt_below")}</span>`; } });
+  stage.append(el("div", { style: { marginTop: "16px" } }, figure("logits", `[V=${V}]`, "act", hm.node, t("logits_all", { V }))),
+    el("p", { class: "small muted", text: t("head_tied", { C: S.data.model.n_embd, V }) }),
+    weightFigure("head", width),
+    productPanel("head"));
 };
 
 // ---------- softmax & sampling (recomputed here from the real logits) ----------

@@ -12,7 +12,7 @@ use axum::http::header;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use glassbox::inspect::products::{cell_receipt, Product};
+use glassbox::inspect::products::{cell_receipt, weight_picture, Product};
 use glassbox::model::params::BLOCK_TENSORS;
 use glassbox::train::tasks::Task;
 use serde_json::{json, Value};
@@ -265,13 +265,7 @@ pub async fn product(State(state): State<Arc<AppState>>, body: Result<Bytes, Byt
         only(&f, &["prompt", "ids", "product", "layer", "row", "col", "top"])?;
         let limit = walkthrough::MAX_TOKENS.min(loaded.config().n_ctx);
         let ids = request::prompt_ids(&loaded, &f, limit, "a product's receipt")?;
-        let name = request::required_text(&f, "product", 64)?;
-        let product = Product::from_name(name).ok_or_else(|| {
-            ApiError::param(
-                "product",
-                format!("product {:?} is not one of {}", request::cut(name, 40), Product::NAMES.join(", ")),
-            )
-        })?;
+        let product = product_named(&f)?;
         let layer = request::index(&f, "layer", 0, loaded.config().n_layer, "this model's blocks")?;
         let row = request::index(&f, "row", ids.len() - 1, ids.len(), "the prompt's positions")?;
         let col = f.usize("col")?.ok_or_else(|| ApiError::param("col", "col is missing: the output column"))?;
@@ -281,6 +275,46 @@ pub async fn product(State(state): State<Arc<AppState>>, body: Result<Bytes, Byt
         let receipt = cell_receipt(loaded.params(), &acts, product, layer, row, col, top)
             .map_err(|e| ApiError::engine_param("col", e))?;
         Ok(json!(receipt))
+    })
+    .await
+}
+
+fn product_named(f: &Fields) -> ApiResult<Product> {
+    let name = request::required_text(f, "product", 64)?;
+    Product::from_name(name).ok_or_else(|| {
+        ApiError::param(
+            "product",
+            format!("product {:?} is not one of {}", request::cut(name, 40), Product::NAMES.join(", ")),
+        )
+    })
+}
+
+/// The largest side of a weight picture.
+const WEIGHT_PICTURE_SIDE: usize = 256;
+
+/// The weight matrix of `product` in block `layer`, drawn small (`inspect::products`): at
+/// most `side` rows and columns (default 64), each the strongest entry of its block.
+pub async fn weight(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match json_body(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    inspect(&state, move |loaded| {
+        let f = Fields(&body);
+        only(&f, &["product", "layer", "side"])?;
+        let product = product_named(&f)?;
+        let layer = request::index(&f, "layer", 0, loaded.config().n_layer, "this model's blocks")?;
+        let side = request::count(&f, "side", 64, WEIGHT_PICTURE_SIDE)?;
+        let picture = weight_picture(loaded.params(), product, layer, side).map_err(ApiError::engine)?;
+        Ok(json!({
+            "weight": picture.weight,
+            "shape": picture.shape,
+            "rows": picture.rows,
+            "cols": picture.cols,
+            "row_step": picture.row_step,
+            "col_step": picture.col_step,
+            "data": crate::walkthrough::f32_array(&picture.data),
+        }))
     })
     .await
 }

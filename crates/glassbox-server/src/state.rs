@@ -108,12 +108,33 @@ impl Stats {
     }
 }
 
-/// Scores of a run's snapshots (`glassbox::inspect::meaning`), each with the model file it
-/// was scored from; all made with the tokenizer of the served model as `fingerprint` says.
-#[derive(Default)]
-pub struct MeaningCache {
+/// What was measured on each of a run's snapshots, by step, each with the stamp of the
+/// model file it was measured on; all made with the tokenizer of the served model as
+/// `fingerprint` says (another tokenizer empties it).
+pub struct SnapshotCache<T> {
     pub fingerprint: Option<Fingerprint>,
-    pub scores: std::collections::HashMap<usize, (Option<FileStamp>, glassbox::inspect::meaning::SpaceScore)>,
+    pub measured: std::collections::HashMap<usize, (Option<FileStamp>, T)>,
+}
+
+impl<T> Default for SnapshotCache<T> {
+    fn default() -> Self {
+        SnapshotCache { fingerprint: None, measured: std::collections::HashMap::new() }
+    }
+}
+
+impl<T: Clone> SnapshotCache<T> {
+    /// Forgets everything measured with another tokenizer than `fingerprint`'s.
+    pub fn serving(&mut self, fingerprint: &Fingerprint) {
+        if self.fingerprint.as_ref() != Some(fingerprint) {
+            self.measured.clear();
+            self.fingerprint = Some(fingerprint.clone());
+        }
+    }
+
+    /// What step's snapshot gave while its file was `stamp`.
+    pub fn get(&self, step: usize, stamp: &Option<FileStamp>) -> Option<T> {
+        self.measured.get(&step).filter(|(seen, _)| seen == stamp).map(|(_, value)| value.clone())
+    }
 }
 
 pub struct AppState {
@@ -130,7 +151,9 @@ pub struct AppState {
     /// Checkpoints loaded for the training replay, most recent use last.
     checkpoints: Mutex<VecDeque<(u64, Arc<Loaded>)>>,
     /// The training page's meaning chart: each snapshot's scores, by step.
-    pub meaning: Mutex<MeaningCache>,
+    pub meaning: Mutex<SnapshotCache<glassbox::inspect::meaning::SpaceScore>>,
+    /// The training page's replay: each snapshot's heads and embedding map, by step.
+    pub learning: Mutex<SnapshotCache<crate::training::SnapshotLearning>>,
     pub stats: Stats,
     pub slots: Slots,
     /// Which requests may run (Host, Origin, content type).
@@ -159,7 +182,8 @@ impl AppState {
             reloading: Mutex::new(None),
             reload_error: RwLock::new(None),
             checkpoints: Mutex::new(VecDeque::new()),
-            meaning: Mutex::new(MeaningCache::default()),
+            meaning: Mutex::new(SnapshotCache::default()),
+            learning: Mutex::new(SnapshotCache::default()),
             stats: Stats::default(),
             access,
             timeouts: options.timeouts,

@@ -2,7 +2,8 @@
 //! the page can poll while `glassbox train` appends to it), the kept checkpoints
 //! (`checkpoints/step-N/model.safetensors`), the attention patterns of any checkpoint
 //! on a prompt, to replay how the model learned to look, and each checkpoint's semantic
-//! space scored (analogies, cluster purity), to watch meaning form.
+//! space scored (analogies, cluster purity), to watch meaning form; and each checkpoint's
+//! heads and embedding map with a sample of its text, to watch the model learn.
 //!
 //! `log.jsonl` lines are JSON objects: `{"step", "loss", "lr", "grad_norm", "tokens", "ms"}`
 //! per step and `{"step", "val_loss", "accuracy"?}` per evaluation. They are passed through
@@ -18,10 +19,15 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use glassbox::inspect::analogy_eval::builtin_questions;
 use glassbox::inspect::categories::builtin_categories;
+use glassbox::inspect::heads::HeadReport;
+use glassbox::inspect::learning::{align_maps, head_scores, map_words, own_map};
 use glassbox::inspect::meaning::{score_snapshot, snapshots, MeaningAtStep};
+use glassbox::io::load_model;
 use glassbox::io::safetensors::FileStamp;
 use glassbox::model::{forward, Activations};
+use glassbox::sample::{context_window, generate_within, FullContext, Limits, Sampler, SamplingOptions};
 use glassbox::train::run_dir::{kept_checkpoint_steps, logged_val_losses};
+use glassbox::train::tasks::Task;
 use serde_json::{json, Value};
 
 use crate::api::{blocking, inspect};
@@ -115,20 +121,17 @@ fn meaning_json(state: &AppState, current: &crate::state::Loaded) -> ApiResult<V
     let val_losses = logged_val_losses(&state.dir);
     let (questions, categories) = (builtin_questions(), builtin_categories());
     let mut cache = state.meaning.lock().unwrap_or_else(|e| e.into_inner());
-    if cache.fingerprint.as_ref() != Some(&current.fingerprint) {
-        cache.scores.clear(); // another tokenizer: every score is redone
-        cache.fingerprint = Some(current.fingerprint.clone());
-    }
+    cache.serving(&current.fingerprint);
     let (mut rows, mut errors, mut scored, mut pending) = (Vec::new(), Vec::new(), 0, 0);
     for (step, dir) in models {
         let stamp = FileStamp::of_path(&dir.join("model.safetensors"));
-        let score = match cache.scores.get(&step) {
-            Some((seen, score)) if *seen == stamp => score.clone(),
+        let score = match cache.get(step, &stamp) {
+            Some(score) => score,
             _ if scored < MEANING_PER_REQUEST => {
                 scored += 1;
                 match score_snapshot(&state.dir, step, &dir, tokenizer, None, &questions, &categories) {
                     Ok(row) => {
-                        cache.scores.insert(step, (stamp, row.score.clone()));
+                        cache.measured.insert(step, (stamp, row.score.clone()));
                         row.score
                     }
                     Err(e) => {
@@ -160,6 +163,145 @@ fn meaning_json(state: &AppState, current: &crate::state::Loaded) -> ApiResult<V
     }))
 }
 
+/// What one snapshot does at its step: every head's scores on repeated random sequences,
+/// and its own map of the embeddings (before alignment with the other snapshots').
+#[derive(Clone)]
+pub struct SnapshotLearning {
+    heads: Result<HeadReport, String>,
+    map: Option<(Vec<[f32; 2]>, [f32; 2])>,
+}
+
+/// Snapshots measured by one request at most; the page asks again for the rest.
+const LEARNING_PER_REQUEST: usize = 4;
+
+/// Every snapshot's heads (previous-token and induction scores, the losses on the two
+/// copies of a repeated sequence) and its embedding map, the maps aligned so that points
+/// move smoothly from one snapshot to the next (`glassbox::inspect::learning`).
+pub async fn learning(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+    if let Err(e) = request::query(query.as_deref(), &[]) {
+        return e.into_response();
+    }
+    let st = state.clone();
+    inspect(&state, move |current| learning_json(&st, &current)).await
+}
+
+fn learning_json(state: &AppState, current: &crate::state::Loaded) -> ApiResult<Value> {
+    let Ok(models) = snapshots(&state.dir) else {
+        return Ok(json!({"rows": [], "pending": 0, "has_checkpoints": false}));
+    };
+    let config = current.config();
+    let words = map_words(current.tokenizer.as_ref(), config.vocab_size);
+    let mut cache = state.learning.lock().unwrap_or_else(|e| e.into_inner());
+    cache.serving(&current.fingerprint);
+    let (mut measured, mut errors, mut fresh, mut pending) = (Vec::new(), Vec::new(), 0, 0);
+    for (step, dir) in models {
+        let stamp = FileStamp::of_path(&dir.join("model.safetensors"));
+        let learned = match cache.get(step, &stamp) {
+            Some(learned) => learned,
+            None if fresh < LEARNING_PER_REQUEST => {
+                fresh += 1;
+                match load_model(&dir) {
+                    Ok(model) => {
+                        let learned = SnapshotLearning {
+                            heads: head_scores(&model.params).map_err(|e| e.to_string()),
+                            map: words.as_ref().ok().map(|w| own_map(&model.params, w)),
+                        };
+                        cache.measured.insert(step, (stamp, learned.clone()));
+                        learned
+                    }
+                    Err(e) => {
+                        errors.push(json!({"step": step, "error": e.to_string()}));
+                        continue;
+                    }
+                }
+            }
+            None => {
+                pending += 1;
+                continue;
+            }
+        };
+        let own = dir == state.dir;
+        measured.push((step, own, learned));
+    }
+    // the maps measured so far, each turned onto the next
+    let mut maps: Vec<Vec<[f32; 2]>> =
+        measured.iter().filter_map(|(_, _, l)| l.map.as_ref().map(|m| m.0.clone())).collect();
+    align_maps(&mut maps);
+    let mut aligned = maps.into_iter();
+    let rows: Vec<Value> = measured
+        .iter()
+        .map(|(step, own, learned)| {
+            let (heads, heads_error) = match &learned.heads {
+                Ok(report) => (Some(report), None),
+                Err(e) => (None, Some(e)),
+            };
+            json!({
+                "step": step,
+                "model": if *own { "." } else { "checkpoint" },
+                "heads": heads,
+                "heads_error": heads_error,
+                "map": learned.map.as_ref().and_then(|_| aligned.next()),
+                "explained": learned.map.as_ref().map(|m| m.1),
+            })
+        })
+        .collect();
+    let (words_json, map_unavailable) = match &words {
+        Ok(w) => (json!(w), None),
+        Err(e) => (Value::Null, Some(e.to_string())),
+    };
+    let mut answer = json!({
+        "rows": rows,
+        "pending": pending,
+        "errors": errors,
+        "has_checkpoints": true,
+        "map_words": words_json,
+        "map_unavailable": map_unavailable,
+    });
+    crate::walkthrough::compact_f32(&mut answer);
+    Ok(answer)
+}
+
+/// Tokens a text model's sample at each checkpoint runs to.
+const SAMPLE_TOKENS: usize = 64;
+/// The sample's temperature and seed: the same draw at every checkpoint, so what differs
+/// between two samples is the model.
+const SAMPLE_TEMPERATURE: f32 = 0.8;
+const SAMPLE_SEED: u64 = 1337;
+
+/// What the model writes at this checkpoint: for a built-in task its example problem
+/// answered greedily, beside the right answer; for text, a continuation of the prompt
+/// sampled at τ = 0.8 with a fixed seed.
+fn sample_json(loaded: &crate::state::Loaded, task: Option<&Task>, prompt: &[u32]) -> ApiResult<Value> {
+    let (prompt, expected, temperature, max_new) = match task {
+        Some(task) => {
+            let problem = task.example_prompt();
+            let answer = task.answer(&problem);
+            let max_new = answer.len();
+            (problem, Some(answer), 0.0, max_new)
+        }
+        None => (prompt.to_vec(), None, SAMPLE_TEMPERATURE, SAMPLE_TOKENS),
+    };
+    let limits =
+        Limits { max_new_tokens: max_new, end_of_text: loaded.end_of_text(), full_context: FullContext::Slide };
+    let mut sampler = Sampler::new(SamplingOptions { temperature, seed: SAMPLE_SEED, ..SamplingOptions::default() })
+        .map_err(ApiError::engine)?;
+    let (ids, _) = generate_within(
+        loaded.params(),
+        context_window(&prompt, loaded.config().n_ctx),
+        &limits,
+        &mut sampler,
+        &mut |_| true,
+    )
+    .map_err(ApiError::engine)?;
+    Ok(json!({
+        "prompt": text::views(loaded, &prompt),
+        "tokens": text::views(loaded, &ids),
+        "expected": expected.map(|e| text::views(loaded, &e)),
+        "temperature": temperature,
+        "seed": SAMPLE_SEED,
+    }))
+}
+
 /// Attention patterns of every layer and head of checkpoint `step` (or of the current
 /// model when `step` is absent) on a prompt.
 pub async fn attention(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
@@ -178,7 +320,9 @@ pub async fn attention(State(state): State<Arc<AppState>>, body: Result<Bytes, B
         };
         let limit = crate::walkthrough::MAX_TOKENS.min(loaded.config().n_ctx);
         let ids = request::prompt_ids(&loaded, &f, limit, "the attention replay")?;
-        attention_json(&loaded, &ids, step)
+        let mut answer = attention_json(&loaded, &ids, step)?;
+        answer["sample"] = sample_json(&loaded, Task::of_run(&st.dir).as_ref(), &ids)?;
+        Ok(answer)
     })
     .await
 }

@@ -441,3 +441,43 @@ fn the_pages_and_their_assets_are_served_from_the_binary() {
     assert_eq!(get(server.addr, "/assets/nope.js").status, 404);
     assert_eq!(get(server.addr, "/assets/../Cargo.toml").status, 404);
 }
+
+#[test]
+fn weight_pictures_are_the_engine_s_and_bad_requests_say_why() {
+    let dir = char_model(32);
+    let model = glassbox::io::load_model(dir.path()).unwrap();
+    let server = serve(dir.path());
+    use glassbox::inspect::products::{weight_picture, Product};
+    for (name, product, layer, side) in
+        [("c_fc", Product::CFc, 0, 8), ("head", Product::Head, 0, 64), ("c_attn", Product::CAttn, 0, 256)]
+    {
+        let res = post(server.addr, "/api/weight", &json!({"product": name, "layer": layer, "side": side}));
+        assert_eq!(res.status, 200, "{}", res.text());
+        let sent = res.json();
+        let picture = weight_picture(&model.params, product, layer, side).unwrap();
+        assert_eq!(sent["weight"], picture.weight);
+        assert_eq!(sent["shape"], json!(picture.shape));
+        assert_eq!(
+            (sent["rows"].as_u64(), sent["cols"].as_u64()),
+            (Some(picture.rows as u64), Some(picture.cols as u64))
+        );
+        assert_eq!(sent["col_step"], picture.col_step);
+        let data: Vec<f32> = sent["data"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+        assert_eq!(data, picture.data, "{name}");
+    }
+    for (body, param) in [
+        (json!({"product": "c_xx", "layer": 0}), "product"),
+        (json!({"layer": 0}), "product"),
+        (json!({"product": "c_fc", "layer": 99}), "layer"),
+        (json!({"product": "c_fc", "side": 0}), "side"),
+        (json!({"product": "c_fc", "side": 100000}), "side"),
+        (json!({"product": "c_fc", "rows": 3}), "rows"),
+    ] {
+        let res = post(server.addr, "/api/weight", &body);
+        assert_eq!(res.status, 400, "{body}: {}", res.text());
+        let error = res.json();
+        assert_eq!(error["error"]["param"], param, "{error}");
+        assert!(error["error"]["message"].as_str().unwrap().len() > 10);
+    }
+    assert_eq!(post_raw(server.addr, "/api/weight", b"not json").status, 400);
+}

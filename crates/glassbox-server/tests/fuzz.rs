@@ -40,6 +40,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/tokenize", &["prompt", "ids"]),
     ("/api/walkthrough", &["prompt", "ids", "layer", "position", "parts"]),
     ("/api/product", &["prompt", "ids", "product", "layer", "row", "col", "top"]),
+    ("/api/weight", &["product", "layer", "side"]),
     ("/api/generate", &["prompt", "ids", "max_tokens", "temperature", "top_k", "top_p", "seed"]),
     ("/api/space/map", &["words"]),
     ("/api/space/neighbors", &["word", "k"]),
@@ -232,7 +233,7 @@ fn every_route_s_parser_takes_random_and_mutated_bodies_without_panicking() {
     runtime.block_on(async {
         for case in 0..cases {
             let (path, bytes) = if rng.chance(5) {
-                let route = if rng.chance(50) { "log" } else { "meaning" };
+                let route = *rng.pick(&["log", "meaning", "learning"]);
                 (format!("/api/training/{route}?{}", random_query(&mut rng)), None)
             } else {
                 let (path, fields) = *rng.pick(ROUTES);

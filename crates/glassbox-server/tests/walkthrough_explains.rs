@@ -114,6 +114,29 @@ fn attention_lines_softmax_columns_and_the_loop_show_the_engine_s_numbers() {
     assert_eq!(panel["bias"].as_f64().unwrap() as f32, block.c_fc_bias[col]);
     let total = listed + panel["rest"].as_f64().unwrap() + panel["bias"].as_f64().unwrap();
     assert!((total - sum).abs() < 1e-9, "listed terms + the rest + bias = the sum");
+    // the weight is drawn beside the activations (the engine's picture of it), and what
+    // made the cell is lit: row `row` of ln_2's output, the weight's column `col`
+    session.wait_for("document.querySelector('.weight-fig[data-product=\"c_fc\"] canvas')", "the c_fc weight");
+    let drawn = session.js(
+        "const f = document.querySelector('.weight-fig[data-product=\"c_fc\"] .fig'); return {name: f.querySelector('.name').textContent, shape: f.querySelector('.shape').textContent, step: Number(f.dataset.colStep)}",
+    );
+    let model = glassbox::io::load_model(dir.path()).unwrap();
+    let picture =
+        glassbox::inspect::products::weight_picture(&model.params, glassbox::inspect::products::Product::CFc, 0, 96)
+            .unwrap();
+    assert_eq!(drawn["name"], picture.weight);
+    assert!(drawn["shape"].as_str().unwrap().contains(&format!("{}, {}", c, 4 * c)), "{drawn}");
+    assert_eq!(drawn["step"], picture.col_step);
+    let sent = post(server.addr, "/api/weight", &json!({"product": "c_fc", "layer": 0, "side": 96})).json();
+    let sent: Vec<f32> = sent["data"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    assert_eq!(sent, picture.data);
+    session.eval(HOVER_CELL, json!(["canvas.mlp-pre", 0, row, col + 1]));
+    session.wait_for(
+        &format!("(document.querySelector('.weight-fig[data-product=\"c_fc\"] .band.hl.col') || {{dataset: {{}}}}).dataset.index === '{}'", (col + 1) / picture.col_step),
+        "the weight's column lit",
+    );
+    let lit_row = session.js("return document.querySelector('[data-input-of=\"c_fc\"] .band.hl.row').dataset.index");
+    assert_eq!(lit_row, row.to_string(), "the input's row lit");
     session.screenshot(&shots.join("walkthrough-mlp-receipt.png"));
 
     // Softmax at τ = 0: one token kept, the cut rows are the runners-up by logit, and no

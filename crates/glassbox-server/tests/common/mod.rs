@@ -457,6 +457,21 @@ impl Session {
         }
         std::fs::write(path, png).expect("write screenshot");
     }
+
+    /// Saves a PNG of the whole page, below the fold too (at most 9000 px tall).
+    pub fn screenshot_page(&self, path: &Path) {
+        let size = self.js("return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]");
+        let (width, height) = (size[0].as_f64().unwrap(), size[1].as_f64().unwrap().min(9000.0));
+        let clip = json!({"x": 0, "y": 0, "width": width, "height": height, "scale": 1});
+        let params = json!({"format": "png", "captureBeyondViewport": true, "clip": clip});
+        let value =
+            self.call("POST", "/goog/cdp/execute", Some(json!({"cmd": "Page.captureScreenshot", "params": params})));
+        let png = base64_decode(value["data"].as_str().expect("base64 screenshot"));
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("screenshot dir");
+        }
+        std::fs::write(path, png).expect("write screenshot");
+    }
 }
 
 impl Drop for Session {

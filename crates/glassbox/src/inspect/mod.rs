@@ -12,6 +12,7 @@
 //! - [`analogy_eval`]: analogy questions (`questions-words.txt`) scored on the embeddings.
 //! - [`categories`]: words by category, and how well the embeddings cluster them (purity).
 //! - [`meaning`]: both scores on every snapshot a run kept: the space forming in training.
+//! - [`learning`]: each snapshot's heads and aligned embedding map: watching a run learn.
 //! - [`products`]: how one number of a matrix product is made: its dot product's terms.
 //! - [`pca`], [`svg`]: the 2-D projection and its picture.
 
@@ -21,6 +22,7 @@ pub mod explain;
 pub mod heads;
 pub mod hooks;
 pub mod intervention;
+pub mod learning;
 pub mod lens;
 pub mod meaning;
 pub mod pca;

@@ -2,8 +2,9 @@
 //! `out[r, j] = Σ_i in[r, i] · W[i, j] + b[j]`; for one output cell this lists the terms
 //! `in[r, i] · W[i, j]` of that dot product, largest first, with the bias and their sum —
 //! which is the cell the forward pass wrote (up to float rounding: the sum here is taken
-//! in f64). Pipeline position: reads the activation arena of one forward pass and the
-//! weights; nothing is recomputed but the one dot product shown.
+//! in f64). And each product's weight matrix drawn small, for the page to show beside the
+//! activations it multiplies. Pipeline position: reads the activation arena of one forward
+//! pass and the weights; nothing is recomputed but the one dot product shown.
 
 use serde::Serialize;
 
@@ -131,6 +132,67 @@ pub fn cell_receipt(
     })
 }
 
+/// A weight matrix drawn small: the matrix cut into blocks of `row_step` × `col_step`
+/// entries, each block shown by its entry of largest magnitude (with its sign), so that
+/// the strongest weights stay visible however much is left out.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct WeightPicture {
+    /// The weight's Hugging Face name (`h.0.mlp.c_fc.weight`, `wte`).
+    pub weight: String,
+    /// [rows, columns] of the matrix as the product uses it (inputs × outputs).
+    pub shape: [usize; 2],
+    /// The picture's rows and columns, and how many of the matrix's each stands for.
+    pub rows: usize,
+    pub cols: usize,
+    pub row_step: usize,
+    pub col_step: usize,
+    /// `rows × cols` values, row-major.
+    pub data: Vec<f32>,
+}
+
+/// The weight matrix of `product` in block `layer` as a picture of at most `max_side`
+/// rows and columns.
+pub fn weight_picture(params: &Params, product: Product, layer: usize, max_side: usize) -> Result<WeightPicture> {
+    let config = &params.config;
+    if product != Product::Head && layer >= config.n_layer {
+        return Err(Error::input(format!("layer {layer} is past this model's {} blocks", config.n_layer)));
+    }
+    let (name, weight, [rows, cols]) = weight_matrix(params, product, layer);
+    let side = max_side.max(1);
+    let (row_step, col_step) = (rows.div_ceil(side), cols.div_ceil(side));
+    let (pic_rows, pic_cols) = (rows.div_ceil(row_step), cols.div_ceil(col_step));
+    // the head's weight is wte [V, C], used transposed: entry (i, j) is wte[j, i]
+    let at = |i: usize, j: usize| if product == Product::Head { weight[j * rows + i] } else { weight[i * cols + j] };
+    let mut data = vec![0f32; pic_rows * pic_cols];
+    for i in 0..rows {
+        for j in 0..cols {
+            let (value, cell) = (at(i, j), &mut data[(i / row_step) * pic_cols + j / col_step]);
+            if value.abs() > cell.abs() {
+                *cell = value;
+            }
+        }
+    }
+    Ok(WeightPicture { weight: name, shape: [rows, cols], rows: pic_rows, cols: pic_cols, row_step, col_step, data })
+}
+
+/// The weight of a product, its name, and its [rows, cols] as the product uses it.
+fn weight_matrix(params: &Params, product: Product, layer: usize) -> (String, &[f32], [usize; 2]) {
+    let config = &params.config;
+    let (c, v, l) = (config.n_embd, config.vocab_size, layer);
+    let w = params.tensors();
+    if product == Product::Head {
+        return ("wte".into(), w.wte, [c, v]);
+    }
+    let b = &w.blocks[l];
+    match product {
+        Product::CAttn => (format!("h.{l}.attn.c_attn.weight"), b.c_attn_weight, [c, 3 * c]),
+        Product::AttnProj => (format!("h.{l}.attn.c_proj.weight"), b.attn_proj_weight, [c, c]),
+        Product::CFc => (format!("h.{l}.mlp.c_fc.weight"), b.c_fc_weight, [c, 4 * c]),
+        Product::MlpProj => (format!("h.{l}.mlp.c_proj.weight"), b.mlp_proj_weight, [4 * c, c]),
+        Product::Head => unreachable!("handled above"),
+    }
+}
+
 /// What one row of a product reads and writes, and the names they go by.
 struct Operands<'a> {
     /// The input row [rows].
@@ -149,74 +211,54 @@ struct Operands<'a> {
 fn operands<'a>(params: &'a Params, acts: &'a Activations, product: Product, layer: usize, row: usize) -> Operands<'a> {
     let config = &params.config;
     let (c, v, l) = (config.n_embd, config.vocab_size, layer);
-    let w = params.tensors();
-    let operands = |input: &'a [f32], weight: &'a [f32], shape, bias, output: &'a [f32], names: [String; 3]| Operands {
+    let (weight_name, weight, shape) = weight_matrix(params, product, layer);
+    let operands = |input: &'a [f32], bias, output: &'a [f32], input_name: String, output_name: String| Operands {
         input,
         weight,
         shape,
         bias,
         output,
-        names,
+        names: [weight_name.clone(), input_name, output_name],
     };
     if product == Product::Head {
         return operands(
             &acts.ln_f_normalized[row * c..(row + 1) * c],
-            w.wte,
-            [c, v],
             None,
             &acts.logits[row * v..(row + 1) * v],
-            ["wte".into(), "ln_final.hook_normalized".into(), "logits".into()],
+            "ln_final.hook_normalized".into(),
+            "logits".into(),
         );
     }
-    let (a, b) = (&acts.blocks[l], &w.blocks[l]);
+    let tensors = params.tensors();
+    let (a, b) = (&acts.blocks[l], &tensors.blocks[l]);
     match product {
         Product::CAttn => operands(
             &a.ln1_normalized[row * c..(row + 1) * c],
-            b.c_attn_weight,
-            [c, 3 * c],
             Some(b.c_attn_bias),
             &a.qkv[row * 3 * c..(row + 1) * 3 * c],
-            [
-                format!("h.{l}.attn.c_attn.weight"),
-                format!("blocks.{l}.ln1.hook_normalized"),
-                format!("blocks.{l}.attn.hook_q | hook_k | hook_v"),
-            ],
+            format!("blocks.{l}.ln1.hook_normalized"),
+            format!("blocks.{l}.attn.hook_q | hook_k | hook_v"),
         ),
         Product::AttnProj => operands(
             &a.z[row * c..(row + 1) * c],
-            b.attn_proj_weight,
-            [c, c],
             Some(b.attn_proj_bias),
             &a.attn_out[row * c..(row + 1) * c],
-            [
-                format!("h.{l}.attn.c_proj.weight"),
-                format!("blocks.{l}.attn.hook_z"),
-                format!("blocks.{l}.hook_attn_out"),
-            ],
+            format!("blocks.{l}.attn.hook_z"),
+            format!("blocks.{l}.hook_attn_out"),
         ),
         Product::CFc => operands(
             &a.ln2_normalized[row * c..(row + 1) * c],
-            b.c_fc_weight,
-            [c, 4 * c],
             Some(b.c_fc_bias),
             &a.mlp_pre[row * 4 * c..(row + 1) * 4 * c],
-            [
-                format!("h.{l}.mlp.c_fc.weight"),
-                format!("blocks.{l}.ln2.hook_normalized"),
-                format!("blocks.{l}.mlp.hook_pre"),
-            ],
+            format!("blocks.{l}.ln2.hook_normalized"),
+            format!("blocks.{l}.mlp.hook_pre"),
         ),
         Product::MlpProj => operands(
             &a.mlp_post[row * 4 * c..(row + 1) * 4 * c],
-            b.mlp_proj_weight,
-            [4 * c, c],
             Some(b.mlp_proj_bias),
             &a.mlp_out[row * c..(row + 1) * c],
-            [
-                format!("h.{l}.mlp.c_proj.weight"),
-                format!("blocks.{l}.mlp.hook_post"),
-                format!("blocks.{l}.hook_mlp_out"),
-            ],
+            format!("blocks.{l}.mlp.hook_post"),
+            format!("blocks.{l}.hook_mlp_out"),
         ),
         Product::Head => unreachable!("handled above"),
     }
@@ -258,5 +300,35 @@ mod tests {
             .to_string()
             .contains("64 columns"));
         assert!(cell_receipt(&params, &acts, Product::CFc, 2, 0, 0, 3).is_err());
+    }
+
+    #[test]
+    fn a_weight_picture_keeps_each_block_s_strongest_entry() {
+        let config = GptConfig::new(2, 2, 16, 23, 8);
+        let params = Params::init_random(&config, 5);
+        // c_fc is [16, 64]: blocks of 2 × 8 in a picture of 8 × 8
+        let picture = weight_picture(&params, Product::CFc, 1, 8).unwrap();
+        assert_eq!(
+            (picture.shape, picture.rows, picture.cols, picture.row_step, picture.col_step),
+            ([16, 64], 8, 8, 2, 8)
+        );
+        let weight = params.tensors().blocks[1].c_fc_weight;
+        for (bi, bj) in [(0, 0), (3, 5), (7, 7)] {
+            let block: Vec<f32> =
+                (bi * 2..bi * 2 + 2).flat_map(|i| (bj * 8..bj * 8 + 8).map(move |j| weight[i * 64 + j])).collect();
+            let strongest = block.iter().copied().fold(0f32, |m, x| if x.abs() > m.abs() { x } else { m });
+            assert_eq!(picture.data[bi * 8 + bj], strongest);
+        }
+        // small enough: the matrix itself
+        let whole = weight_picture(&params, Product::AttnProj, 0, 64).unwrap();
+        assert_eq!(whole.data, params.tensors().blocks[0].attn_proj_weight);
+        // the head is wte used transposed: [C, V], entry (i, j) = wte[j, i]
+        let head = weight_picture(&params, Product::Head, 0, 100).unwrap();
+        assert_eq!(head.shape, [16, 23]);
+        assert_eq!(head.data[3 * 23 + 20], params.tensors().wte[20 * 16 + 3]);
+        // an uneven cut: 23 columns in blocks of 3 leave a last block of 2
+        let uneven = weight_picture(&params, Product::Head, 0, 8).unwrap();
+        assert_eq!((uneven.cols, uneven.col_step), (8, 3));
+        assert!(weight_picture(&params, Product::CFc, 2, 8).is_err());
     }
 }
