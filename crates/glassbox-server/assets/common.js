@@ -347,7 +347,7 @@ export async function setupPage(active, opts = {}) {
   try {
     model = await api("/api/model");
     const fill = () => {
-      chip.innerHTML = `<b>${esc(model.name)}</b> · ${t("chip_shape", { L: model.n_layer, H: model.n_head, C: model.n_embd, V: model.vocab_size, T: model.n_ctx })} · ${count(model.params.total)} ${t("params_word")}`;
+      chip.innerHTML = `<b translate="no">${esc(model.name)}</b> · ${t("chip_shape", { L: model.n_layer, H: model.n_head, C: model.n_embd, V: model.vocab_size, T: model.n_ctx })} · ${count(model.params.total)} ${t("params_word")}`;
       chip.title = chip.textContent; // all of it, where the header has room for only a part
     };
     fill();

@@ -85,7 +85,7 @@ function drawMap(res) {
   const group = (p) => (byCategory ? p.category : p.cluster);
   const W = Math.min(box.clientWidth || 900, 1160), H = Math.max(280, Math.min(460, Math.round(W * 0.45)));
   const { sx, sy } = scatter(res.points, W, H);
-  const svg = [`<svg class="chart" id="map-svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`];
+  const svg = [`<svg class="chart" id="map-svg" translate="no" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`];
   svg.push(`<line class="grid" x1="${sx(0)}" x2="${sx(0)}" y1="10" y2="${H - 10}"/><line class="grid" x1="10" x2="${W - 10}" y1="${sy(0)}" y2="${sy(0)}"/>`);
   svg.push(`<text x="${W - 40}" y="${H - 8}">PC1 →</text><text x="8" y="14">↑ PC2</text>`);
   res.points.forEach((p, i) => {
@@ -103,7 +103,7 @@ function drawMap(res) {
     g.addEventListener("pointerleave", hideTip);
   });
   const info = el("div", { class: "small muted", style: { marginTop: "6px" } },
-    t("sp_explained", { a: pct(res.explained[0]), b: pct(res.explained[1]) }), ` · ${byCategory ? t("sp_by_category") : t("sp_clusters")} · ${res.of} [${res.points.length} × ${res.dim}]`);
+    t("sp_explained", { a: pct(res.explained[0]), b: pct(res.explained[1]) }), ` · ${byCategory ? t("sp_by_category") : t("sp_clusters")} · ${t("sp_of_wte")} [${res.points.length} × ${res.dim}]`);
   const skipped = res.skipped && res.skipped.length ? el("div", { class: "small muted" }, t("sp_skipped") + ": ",
     res.skipped.map((s) => `${s.word} (${s.reason})`).join("; ")) : null;
   box.replaceChildren(holder, info, skipped || "", ...(byCategory ? categoryNotes(res) : []));
@@ -120,7 +120,7 @@ function categoryNotes(res) {
     t("sp_cat_scores", { k: sc.k, p: pct(sc.purity), pc: pct(sc.purity_chance), a: pct(sc.neighbour_agreement), ac: pct(sc.neighbour_chance) }));
   const meaning = el("div", { class: "small muted" }, t("sp_cat_purity", { k: sc.k }));
   const left = res.not_covered.length ? el("div", { class: "small muted" },
-    t("sp_cat_left", { n: res.not_covered.length, of: res.asked }) + ": " + res.not_covered.join(" ")) : "";
+    t("sp_cat_left", { n: res.not_covered.length, of: res.asked }) + ": ", el("span", { translate: "no", text: res.not_covered.join(" ") })) : "";
   return [legend, scores, meaning, left];
 }
 
@@ -142,7 +142,7 @@ function resultList(items, id) {
   const max = Math.max(...items.map((r) => r.cosine), 1e-9);
   return el("div", { class: "bars", id }, items.map((r) => {
     const row = el("div", { class: "bar-row", dataset: { id: String(r.id), cos: String(r.cosine) } },
-      el("span", { class: "label", text: tokenText(r.token) }),
+      el("span", { class: "label", translate: "no", text: tokenText(r.token) }),
       el("span", { class: "track" }, el("span", { class: "fill", style: { width: Math.max(0, r.cosine / max) * 100 + "%" } })),
       el("span", { class: "val", text: fmt(r.cosine, 3) }));
     row.addEventListener("pointermove", (e) => showTip(`${tokenReceipt(r.token)}<br>cos = <code>${fmt(r.cosine)}</code>`, e.clientX, e.clientY));
@@ -153,7 +153,7 @@ function resultList(items, id) {
 async function runNeighbors() {
   try {
     S.nb = await api("/api/space/neighbors", { word: $("#nb-word").value, k: 10 });
-    $("#nb-out").replaceChildren(el("div", { class: "small muted", style: { marginBottom: "6px" } }, `cos(${S.nb.query.tokens.map(tokenText).join("")}, ·)`), resultList(S.nb.neighbors, "nb-list"));
+    $("#nb-out").replaceChildren(el("div", { class: "small muted", translate: "no", style: { marginBottom: "6px" } }, `cos(${S.nb.query.tokens.map(tokenText).join("")}, ·)`), resultList(S.nb.neighbors, "nb-list"));
   } catch (e) { $("#nb-out").replaceChildren(errorBox(e)); }
 }
 async function runAnalogy() {
@@ -161,7 +161,7 @@ async function runAnalogy() {
     const [a, b, c] = [$("#an-a").value, $("#an-b").value, $("#an-c").value];
     S.an = await api("/api/space/analogy", { a, b, c, k: 8 });
     const r = S.an;
-    $("#an-out").replaceChildren(el("div", { class: "small muted", style: { marginBottom: "6px" } },
+    $("#an-out").replaceChildren(el("div", { class: "small muted", translate: "no", style: { marginBottom: "6px" } },
       `${r.a.tokens.map(tokenText).join("")} − ${r.b.tokens.map(tokenText).join("")} + ${r.c.tokens.map(tokenText).join("")} ≈`), resultList(r.results, "an-list"));
     // the parallelogram: a, b, c and the answer on their own PCA map (a linear map, so the
     // point a − b + c lands at p(a) − p(b) + p(c))
@@ -187,7 +187,7 @@ function parallelogram(points, r, top) {
   const arrow = (p, q, cls) => `<line class="${cls}" x1="${sx(p.x)}" y1="${sy(p.y)}" x2="${sx(q.x)}" y2="${sy(q.y)}" marker-end="url(#an-head)"/>`;
   const dot = (p, label, cls, id) => `<circle class="${cls}" data-id="${id}" data-x="${p.x}" data-y="${p.y}" cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="5"/>` +
     labelAt(sx(p.x), sy(p.y) - 6, label, W);
-  const svg = `<svg class="chart para" id="an-para" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">
+  const svg = `<svg class="chart para" id="an-para" translate="no" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">
     <defs><marker id="an-head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#6a4fd0"/></marker></defs>
     ${arrow(pb, pa, "rel")}${arrow(pc, px, "rel")}
     <line class="side" x1="${sx(pb.x)}" y1="${sy(pb.y)}" x2="${sx(pc.x)}" y2="${sy(pc.y)}"/><line class="side" x1="${sx(pa.x)}" y1="${sy(pa.y)}" x2="${sx(px.x)}" y2="${sy(px.y)}"/>
@@ -239,7 +239,7 @@ function driftPaths(res, W) {
   const sy = (v) => H - pad - ((v - y0) / (y1 - y0 || 1)) * (H - 2 * pad);
   const last = res.layers.length - 1;
   const depth = (i) => (i === 0 ? "embed" : i === last ? "out" : `L${i - 1}`);
-  const svg = [`<svg class="chart drift-map" id="drift-map" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`];
+  const svg = [`<svg class="chart drift-map" id="drift-map" translate="no" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`];
   res.path.forEach((path, n) => {
     const color = SERIES[n % SERIES.length];
     svg.push(`<polyline class="drift-path" data-text="${n}" points="${path.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ")}" fill="none" stroke="${color}" stroke-width="2" stroke-opacity="0.8"/>`);
@@ -253,6 +253,18 @@ function driftPaths(res, W) {
   svg.push(`<text x="${W - 8}" y="${H - 8}" text-anchor="end">PC1 ${pct(res.path_explained[0])} · PC2 ${pct(res.path_explained[1])}</text></svg>`);
   return el("div", { style: { marginBottom: "10px" } },
     el("div", { class: "small muted", style: { marginBottom: "4px" }, text: t("sp_drift_map") }), el("div", { html: svg.join("") }));
+}
+
+/** The sentences that fit the model's context, by their real token counts. */
+async function fittingSentences(sentences, model) {
+  const kept = [];
+  for (const sentence of sentences) {
+    try {
+      const res = await api("/api/tokenize", { prompt: sentence });
+      if (res.ids.length <= model.n_ctx) kept.push(sentence);
+    } catch (_) { /* a sentence the vocabulary cannot spell: left out */ }
+  }
+  return { kept, dropped: sentences.length - kept.length };
 }
 
 async function runDrift() {
@@ -270,8 +282,12 @@ async function main() {
   $("#map-words").value = d.words;
   $("#nb-word").value = d.nb;
   if (d.an) [$("#an-a").value, $("#an-b").value, $("#an-c").value] = d.an;
+  // default sentences longer than the context are left out, with a note (never an error)
+  const fitted = d.dr ? await fittingSentences(d.sentences.split("\n"), model) : { kept: [], dropped: 0 };
+  if (fitted.kept.length < 2) d.dr = "";
   $("#dr-word").value = d.dr;
-  $("#dr-sentences").value = d.sentences;
+  $("#dr-sentences").value = d.dr ? fitted.kept.join("\n") : "";
+  if (fitted.dropped) $("#dr-out").replaceChildren(el("div", { class: "muted small", id: "dr-note", text: t("sp_drift_dropped", { n: fitted.dropped, ctx: model.n_ctx }) }));
   const on = (id, fn) => $(id).addEventListener("submit", (e) => { e.preventDefault(); fn(); });
   on("#map-form", runMap);
   on("#nb-form", runNeighbors);

@@ -175,7 +175,7 @@ function drawCurves() {
   const chart = s.train.length || s.val.length ? lineChart("loss-chart", W, 300, lines, { log, ...axes }) : el("div", { class: "muted", text: "…" });
   $("#tr-chart").replaceChildren(chart, legend([[t("tr_train_raw"), "rgba(106,79,208,0.3)"], [t("tr_train_smooth"), "#6a4fd0"], [t("tr_val"), "#1d1c22"]]));
   $("#tr-lr").replaceChildren(s.lr.length ? el("div", {}, el("div", { class: "small muted", text: t("tr_lr") }),
-    lineChart("lr-chart", W, 120, [{ label: t("tr_lr"), points: s.lr, color: "#c77a12" }], { zero: true, xTitle: t("tr_step"), yTitle: "lr" })) : "");
+    lineChart("lr-chart", W, 120, [{ label: t("tr_lr"), points: s.lr, color: "#c77a12" }], { zero: true, xTitle: t("tr_step"), yTitle: t("tr_lr_axis") })) : "");
 }
 
 // ---------- meaning over training ----------
@@ -235,8 +235,14 @@ function drawMeaning() {
   const x0 = steps.length && last ? Math.min(steps[0], rows[0].step) : undefined;
   const x1 = steps.length && last ? Math.max(steps.at(-1), last.step) : undefined;
   const marker = S.steps.length && S.index < S.steps.length ? S.steps[S.index] : null;
+  // a vocabulary that holds none of the words (a task's letters, a character model's):
+  // nothing to chart, so no card
+  if (!lines.length && rows.length && !res.pending && !(res.errors || []).length) {
+    $("#tr-meaning-card").classList.add("hidden");
+    return;
+  }
   const parts = [];
-  if (!lines.length) parts.push(el("div", { class: "muted small", text: rows.length ? t("tr_m_none") : "…" }));
+  if (!lines.length) parts.push(el("div", { class: "muted small", text: "…" }));
   else parts.push(lineChart("meaning-chart", W, 240, lines, { percent: true, zero: true, y1: 1, x0, x1, marker, xTitle: t("tr_step") }),
     legend(lines.map((l) => [l.label, l.color, l.dash])));
   for (const e of res.errors || []) parts.push(el("div", { class: "error-box", text: `${t("tr_step")} ${e.step}: ${e.error}` }));
@@ -322,7 +328,7 @@ function drawAttention() {
       const chosen = l === S.layer && h === S.head;
       const cell = el("button", { type: "button", class: "head-cell" + (chosen ? " chosen" : ""), "aria-label": `${t("layer")} ${l} ${t("head")} ${h}`, "aria-pressed": chosen ? "true" : "false" },
         hm.node,
-        score ? el("span", { class: "small mono", title: t("tr_h_scores_title"), text: `${t("tr_h_ind_short")} ${fmt(score.induction, 2)} · ${t("tr_h_prev_short")} ${fmt(score.previous_token, 2)}` }) : null);
+        score ? el("span", { class: "small mono", title: t("tr_h_scores_title"), text: `${t("tr_h_ind_short")} ${score.induction.toFixed(2)} · ${t("tr_h_prev_short")} ${score.previous_token.toFixed(2)}` }) : null);
       cell.addEventListener("click", () => { S.layer = l; S.head = h; drawAttention(); });
       grid.append(cell);
     }
@@ -355,10 +361,10 @@ function drawSample() {
     return el("span", { class: "sample-token" + (right === true ? " right" : right === false ? " wrong" : ""),
       title: want ? `${t("tr_expected")} ${tokenText(want)}` : null, text: tokenText(v) });
   });
-  const parts = [el("div", { class: "sample mono" }, prompt, ...written)];
+  const parts = [el("div", { class: "sample mono", translate: "no" }, prompt, ...written)];
   if (task) {
     const right = sample.tokens.filter((v, i) => sample.expected[i] && sample.expected[i].id === v.id).length;
-    parts.push(el("div", { class: "small muted", text: `${t("tr_expected")} ${sample.expected.map((v) => tokenText(v)).join("")} · ${t("tr_right_of", { r: right, n: sample.expected.length })}` }));
+    parts.push(el("div", { class: "small muted" }, `${t("tr_expected")} `, el("span", { class: "mono", translate: "no", text: sample.expected.map((v) => tokenText(v)).join("") }), ` · ${t("tr_right_of", { r: right, n: sample.expected.length })}`));
   }
   $("#tr-sample").replaceChildren(...parts);
 }
@@ -449,7 +455,7 @@ function drawMap() {
       `<line class="grid" x1="${W / 2}" x2="${W / 2}" y1="0" y2="${H}"/><line class="grid" x1="0" x2="${W}" y1="${H / 2}" y2="${H / 2}"/>`];
     words.labels.forEach((label, i) => {
       const color = GROUP_COLORS[words.groups[i] % GROUP_COLORS.length];
-      parts.push(`<g class="pt" data-i="${i}"><circle r="3.2" fill="${color}"/><text x="5" y="3" fill="${color}">${esc(label)}</text></g>`);
+      parts.push(`<g class="pt" data-i="${i}"><circle r="3.2" fill="${color}"/><text x="5" y="3" fill="${color}" translate="no">${esc(label)}</text></g>`);
     });
     parts.push("</svg>");
     const used = [...new Set(words.groups)].sort((a, b) => a - b);
@@ -507,6 +513,8 @@ async function main() {
   });
   onLang(() => {
     applyStatic();
+    const step = stepOf(S.index);
+    $("#tr-step-label").textContent = step == null ? t("tr_current") : `${t("tr_step")} ${step}`;
     if (S.rows.length) drawCurves();
     drawMeaning();
     drawHeadsOverTraining();

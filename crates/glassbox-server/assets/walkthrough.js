@@ -305,13 +305,20 @@ function lnData() {
   return S.ln === "ln2" ? d.block.ln2 : d.block.ln1;
 }
 
+/** The tokenizer in words, in the page's language. */
+function tokenizerText(tok) {
+  if (tok.kind === "bpe") return t("tok_bpe", { size: tok.size, merges: tok.merges ?? "?" });
+  if (tok.kind === "char") return t("tok_char", { size: tok.size });
+  return t("tok_ids", { size: tok.size });
+}
+
 function chapterVars() {
   const d = S.data, m = d.model, p = S.position;
   const ln = lnData();
   const v = {
-    name: esc(m.name), L: m.n_layer, H: m.n_head, C: m.n_embd, d: m.d_head, V: m.vocab_size, nctx: m.n_ctx,
+    name: `<span translate="no">${esc(m.name)}</span>`, L: m.n_layer, H: m.n_head, C: m.n_embd, d: m.d_head, V: m.vocab_size, nctx: m.n_ctx,
     T: d.T, params: count(m.params.total), perBlock: count(m.params.block), layer: S.layer, head: S.head, pos: p,
-    tok: `<code>${esc(tokLabel(p))}</code>`, tokenizer: esc(m.tokenizer.describe),
+    tok: `<code>${esc(tokLabel(p))}</code>`, tokenizer: esc(tokenizerText(m.tokenizer)),
     chars: [...S.prompt].length,
   };
   v.lnName = `<code>${esc(CH[S.chapter].id === "final_ln" ? "ln_f" : `h.${S.layer}.${S.ln === "ln2" ? "ln_2" : "ln_1"}`)}</code>`;
@@ -466,14 +473,14 @@ RENDER.overview = (stage, width) => {
     box(t("flow_ids"), `[T=${d.T}]`), arrow(),
     box("wte + wpe", `[V, C] + [n_ctx, C]`, "w"), arrow(),
     box(t("flow_x"), `[${d.T}, ${m.n_embd}]`, "a"), arrow(),
-    box(t("flow_blocks", { L: m.n_layer }), `LN · attn · LN · MLP`, "a"), arrow(),
+    box(t("flow_blocks", { L: m.n_layer }), t("flow_block_inside"), "a"), arrow(),
     box("ln_f", `[${d.T}, ${m.n_embd}]`, "a"), arrow(),
     box("· wteᵀ", `[${m.n_embd}, ${m.vocab_size}]`, "w"), arrow(),
     box(t("flow_logits"), `[${d.T}, ${m.vocab_size}]`, "a"), arrow(),
     box(t("flow_probs"), `[${m.vocab_size}]`, "a")));
   const rows = [
-    ["wte (token embedding)", `[${m.vocab_size}, ${m.n_embd}]`, m.params.wte],
-    ["wpe (position embedding)", `[${m.n_ctx}, ${m.n_embd}]`, m.params.wpe],
+    [`wte (${t("token_embedding")})`, `[${m.vocab_size}, ${m.n_embd}]`, m.params.wte],
+    [`wpe (${t("position_embedding")})`, `[${m.n_ctx}, ${m.n_embd}]`, m.params.wpe],
     ...m.params.block_tensors.map((b) => [b.name, shapeText(b.shape), b.count, true]),
     [`${t("per_block")} × ${m.n_layer}`, "", m.params.blocks],
     ["ln_f", `[${m.n_embd}] × 2`, m.params.ln_f],
@@ -490,7 +497,7 @@ RENDER.overview = (stage, width) => {
 
 RENDER.tokenization = (stage) => {
   const d = S.data;
-  stage.append(el("h3", { text: `${t("stage_tokenize")} · ${d.model.tokenizer.describe}` }),
+  stage.append(el("h3", { text: `${t("stage_tokenize")} · ${tokenizerText(d.model.tokenizer)}` }),
     el("div", { class: "tokens", style: { fontSize: "16px", gap: "6px" } },
       d.tokens.map((tok, i) => {
         const chip = tokenChip(tok, { focus: i === S.position, onclick: () => setFocus(i) });
@@ -871,24 +878,45 @@ function drawReceipt(product, r) {
     el("div", { class: "small muted", text: t("receipt_check", { v: fmt(r.value) }) }));
 }
 
+/**
+ * GELU's curve over the range the focused position's pre-activations span, with each
+ * neuron as a dot (hook_pre, hook_post). Round ticks on both axes; nothing leaves the plot.
+ */
 function geluPlot(pre, post, W) {
-  const H = 200, pad = 34;
-  const lo = Math.min(-3, ...pre), hi = Math.max(3, ...pre);
-  const ylo = Math.min(-0.3, ...post), yhi = Math.max(...post, 1);
-  const sx = (v) => pad + ((v - lo) / (hi - lo)) * (W - pad - 10);
-  const sy = (v) => H - 22 - ((v - ylo) / (yhi - ylo)) * (H - 36);
+  const H = 220, pad = { l: 44, r: 12, t: 10, b: 34 };
   const gelu = (x) => 0.5 * x * (1 + Math.tanh(0.7978845608 * (x + 0.044715 * x * x * x)));
+  const lo = Math.floor(Math.min(-3, ...pre)), hi = Math.ceil(Math.max(3, ...pre));
+  // GELU's minimum is about −0.17; the curve's top is GELU(hi) ≈ hi
+  const ylo = Math.min(-0.5, ...post), yhi = Math.max(gelu(hi), ...post);
+  const xt = roundTicks(lo, hi, 6), yt = roundTicks(ylo, yhi, 4);
+  const x0 = Math.min(lo, xt[0]), x1 = Math.max(hi, xt.at(-1)), y0 = Math.min(ylo, yt[0]), y1 = Math.max(yhi, yt.at(-1));
+  const sx = (v) => pad.l + ((v - x0) / (x1 - x0)) * (W - pad.l - pad.r);
+  const sy = (v) => H - pad.b - ((v - y0) / (y1 - y0)) * (H - pad.t - pad.b);
   let path = "";
-  for (let i = 0; i <= 120; i++) {
-    const x = lo + ((hi - lo) * i) / 120;
+  for (let i = 0; i <= 160; i++) {
+    const x = x0 + ((x1 - x0) * i) / 160;
     path += (i ? "L" : "M") + sx(x).toFixed(1) + " " + sy(gelu(x)).toFixed(1);
   }
   const dots = pre.map((x, i) => `<circle cx="${sx(x).toFixed(1)}" cy="${sy(post[i]).toFixed(1)}" r="2.4" fill="rgba(106,79,208,0.5)"/>`).join("");
-  return el("div", { html: `<svg class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">
-    <line class="axis" x1="${pad}" x2="${W - 10}" y1="${sy(0)}" y2="${sy(0)}"/><line class="axis" x1="${sx(0)}" x2="${sx(0)}" y1="8" y2="${H - 22}"/>
+  const grid = [
+    ...yt.map((v) => `<line class="grid" x1="${pad.l}" x2="${W - pad.r}" y1="${sy(v)}" y2="${sy(v)}"/><text x="${pad.l - 6}" y="${sy(v) + 3}" text-anchor="end">${v}</text>`),
+    ...xt.map((v) => `<text x="${sx(v)}" y="${H - pad.b + 14}" text-anchor="middle">${v}</text>`),
+  ].join("");
+  return el("div", { html: `<svg class="chart" id="gelu-chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${grid}
+    <line class="axis" x1="${pad.l}" x2="${W - pad.r}" y1="${sy(0)}" y2="${sy(0)}"/><line class="axis" x1="${sx(0)}" x2="${sx(0)}" y1="${pad.t}" y2="${H - pad.b}"/>
     <path d="${path}" fill="none" stroke="#1d1c22" stroke-width="1.5"/>${dots}
-    <text x="${W - 60}" y="${H - 6}">pre →</text><text x="${sx(0) + 4}" y="14">GELU(pre)</text>
-    <text x="${pad}" y="${H - 6}">${fmt(lo, 1)}</text><text x="${W - 40}" y="${sy(0) - 4}">${fmt(hi, 1)}</text></svg>` });
+    <text class="axis-title" x="${W - pad.r}" y="${H - 4}" text-anchor="end" translate="no">mlp.hook_pre →</text>
+    <text class="axis-title" x="${pad.l + 4}" y="${pad.t + 10}" translate="no">↑ mlp.hook_post = GELU(hook_pre)</text></svg>` });
+}
+
+/** Round numbers (1, 2 or 5 × a power of ten apart) covering [lo, hi]. */
+function roundTicks(lo, hi, n) {
+  const raw = (hi - lo) / n, mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((v) => v >= raw);
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  const out = [];
+  for (let k = Math.floor(lo / step); k * step < hi + step; k++) out.push(Number((k * step).toFixed(decimals)));
+  return out;
 }
 
 RENDER.stack = (stage, width) => {
@@ -904,7 +932,7 @@ RENDER.stack = (stage, width) => {
     parts.push(`<line class="grid" x1="${pad}" x2="${W - 16}" y1="${sy(v)}" y2="${sy(v)}"/><text x="4" y="${sy(v) + 3}">${Number(v.toPrecision(2))}</text>`);
   }
   r.stages.forEach((s, i) => {
-    const label = s.kind === "embed" ? "emb" : `${s.layer}${s.kind === "attn" ? "a" : "m"}`;
+    const label = s.kind === "embed" ? t("stack_emb_short") : `${s.layer}${s.kind === "attn" ? "a" : "m"}`;
     parts.push(`<text x="${sx(i) - 6}" y="${H - 24}">${label}</text>`);
   });
   for (let p = 0; p < T; p++) {
@@ -915,14 +943,14 @@ RENDER.stack = (stage, width) => {
   const pts = r.norms.map((row, i) => `${sx(i).toFixed(1)},${sy(row[S.position]).toFixed(1)}`).join(" ");
   parts.push(`<polyline points="${pts}" fill="none" stroke="#6a4fd0" stroke-width="2.6"/>`);
   r.norms.forEach((row, i) => parts.push(`<circle cx="${sx(i)}" cy="${sy(row[S.position])}" r="3.2" fill="#6a4fd0"/>`));
-  parts.push(`<text x="${pad}" y="${H - 6}">emb = embedding · Na = after attention of block N · Nm = after MLP of block N</text></svg>`);
+  parts.push(`<text x="${pad}" y="${H - 6}">${esc(t("stack_axis_key"))}</text></svg>`);
   stage.append(el("h3", { text: t("norms_title") }), el("div", { html: parts.join("") }));
   // what each sublayer adds at the focused position
   const added = r.added.map((a) => [a.attn[S.position], a.mlp[S.position]]);
   const amax = Math.max(...added.flat()) || 1;
   stage.append(el("h3", { style: { marginTop: "16px" }, text: `${t("added_title")} · ${tokLabel(S.position)}` }),
     el("div", { class: "bars" }, added.flatMap(([a, mm], l) => [
-      barRow(`${l} attn`, a / amax, fmt(a, 3)), barRow(`${l} mlp`, mm / amax, fmt(mm, 3)),
+      barRow(t("added_attn", { l }), a / amax, fmt(a, 3)), barRow(t("added_mlp", { l }), mm / amax, fmt(mm, 3)),
     ])));
   void L;
 };
@@ -943,8 +971,8 @@ RENDER.head = (stage, width) => {
   const amax = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
   stage.append(el("h3", { text: `${t("logits_title")} · ${t("position")} ${lg.position} ${tokLabel(lg.position)}` }),
     el("div", { class: "kv" },
-      el("div", {}, "max ", el("b", { text: fmt(hi, 3) })), el("div", {}, "min ", el("b", { text: fmt(lo, 3) })),
-      el("div", {}, "mean ", el("b", { text: fmt(sum / V, 3) })), el("div", {}, "shape ", el("b", { text: `[T=${d.T}, V=${V}]` }))));
+      el("div", {}, t("kv_max") + " ", el("b", { text: fmt(hi, 3) })), el("div", {}, t("kv_min") + " ", el("b", { text: fmt(lo, 3) })),
+      el("div", {}, t("kv_mean") + " ", el("b", { text: fmt(sum / V, 3) })), el("div", {}, t("kv_shape") + " ", el("b", { text: `[T=${d.T}, V=${V}]` }))));
   const bars = el("div", { class: "bars signed", id: "logit-bars" });
   for (const id of top) {
     const v = vals[id];

@@ -99,7 +99,7 @@ pub fn info_json(state: &AppState, loaded: &Loaded) -> Value {
     let per_block: usize = block.iter().map(|b| b["count"].as_u64().unwrap_or(0) as usize).sum();
     let tokenizer = match &loaded.tokenizer {
         Some(tok) => {
-            json!({"kind": match tok { glassbox::tokenizer::Tokenizer::Bpe(_) => "bpe", glassbox::tokenizer::Tokenizer::Char(_) => "char" }, "describe": tok.describe(), "size": tok.vocab_size()})
+            json!({"kind": match tok { glassbox::tokenizer::Tokenizer::Bpe(_) => "bpe", glassbox::tokenizer::Tokenizer::Char(_) => "char" }, "describe": tok.describe(), "size": tok.vocab_size(), "merges": match tok { glassbox::tokenizer::Tokenizer::Bpe(t) => Some(t.merges().len()), glassbox::tokenizer::Tokenizer::Char(_) => None }})
         }
         None => json!({"kind": "ids", "describe": "no tokenizer files: prompts are token ids", "size": v}),
     };

@@ -1,0 +1,209 @@
+//! In 中文 every page speaks Chinese: headless Chromium (skipped without chromium and
+//! chromedriver, except under `CI=true`) switches to 中文, opens every chapter of the
+//! walkthrough, the playground, the semantic space and the training page, lists every
+//! visible text node, and checks each word in Latin letters against an allow-list of
+//! names and symbols. Text marked `translate="no"` (token chips, hook and weight names,
+//! the model's own words, generated text), code, and `commands` in backticks are data,
+//! not language, and are not checked.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use glassbox::testing::write_category_model;
+use glassbox::train::trainer::{DataSource, NewRun, OptionChanges, ShapeRequest, Trainer};
+
+/// Every visible text node outside data (see the module comment).
+const VISIBLE_TEXT: &str = r#"
+    const out = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const node = walker.currentNode, text = node.nodeValue.trim(), parent = node.parentElement;
+      if (!text || !parent) continue;
+      if (parent.closest('[translate="no"], code, kbd, pre, script, style, textarea, option, #tip')) continue;
+      if (!parent.getClientRects().length) continue;
+      const style = getComputedStyle(parent);
+      if (style.visibility === 'hidden' || style.display === 'none') continue;
+      out.push(text);
+    }
+    return out;"#;
+
+/// Latin-letter words a Chinese page may use: names (of the product, models, formats,
+/// functions) and the loanwords the notes themselves use in Chinese text.
+const ALLOWED: &[&str] = &[
+    "glassbox",
+    "EN",
+    "GPT",
+    "BPE",
+    "MLP",
+    "GELU",
+    "softmax",
+    "logit",
+    "logits",
+    "token",
+    "tokens",
+    "PCA",
+    "API",
+    "JSON",
+    "OpenAI",
+    "nat",
+    "nats",
+    "wte",
+    "wpe",
+    "ln",
+    "ln_f",
+    "Transformer",
+    "TransformerLens",
+    "Olsson",
+    "Hugging",
+    "Face",
+    "UTF",
+    "safetensors",
+    "numpy",
+    "PyTorch",
+    "k-means",
+    "means",
+    "top",
+    "top-k",
+    "top-p",
+    "cos",
+    "exp",
+    "max",
+    "argmax",
+    "id",
+    "ids",
+    "bias",
+    "weight",
+    "tanh",
+    "sqrt",
+    "SVG",
+    "PNG",
+    "HTTP",
+    "POST",
+    "GET",
+    "Ctrl",
+    "Enter",
+    // the technique's name, the variance's symbol, and the three vectors' names, which
+    // the Chinese text gives beside its own terms: 查询（query）
+    "lens",
+    "Var",
+    "query",
+    "key",
+    "value",
+];
+
+/// Words that are neither allowed nor code (one letter, or holding a digit, `_` or `.`:
+/// a symbol or an identifier such as `c_fc` or `h.0`).
+fn english_words(text: &str) -> Vec<String> {
+    // `commands` in backticks and --flags are code
+    let mut plain = String::new();
+    for (i, part) in text.split('`').enumerate() {
+        if i % 2 == 0 {
+            plain.push_str(part);
+            plain.push(' ');
+        }
+    }
+    let mut words = Vec::new();
+    for raw in plain.split(|c: char| !(c.is_ascii_alphanumeric() || "_.-'".contains(c))) {
+        if raw.starts_with("--") {
+            continue;
+        }
+        let word = raw.trim_matches(|c: char| ".-'".contains(c));
+        if !word.chars().any(|c| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        let code = word.chars().count() == 1 || word.contains(|c: char| c.is_ascii_digit() || c == '_' || c == '.');
+        if !code && !ALLOWED.contains(&word) {
+            words.push(word.to_string());
+        }
+    }
+    words
+}
+
+fn check(session: &Session, page: &str, found: &mut Vec<String>) {
+    let texts = session.js(VISIBLE_TEXT);
+    for text in texts.as_array().unwrap() {
+        let text = text.as_str().unwrap();
+        let words = english_words(text);
+        if !words.is_empty() {
+            found.push(format!("{page}: {text:?} ({})", words.join(", ")));
+        }
+    }
+}
+
+fn repeat_run(root: &Path) -> std::path::PathBuf {
+    let run = root.join("run");
+    let spec = NewRun {
+        dir: run.clone(),
+        data: DataSource::Task { name: "repeat".into() },
+        shape: ShapeRequest::default(),
+        options: OptionChanges {
+            steps: Some(20),
+            eval_every: Some(10),
+            keep_checkpoints: Some(true),
+            checkpoint_every: Some(10),
+            ..OptionChanges::default()
+        },
+        overwrite: false,
+    };
+    Trainer::create(spec, &mut |_, _, _| {}).unwrap().run(&mut |_| {}).unwrap();
+    run
+}
+
+#[test]
+fn the_words_are_recognised() {
+    assert_eq!(english_words("第 0 层 · `glassbox heads RUN` --keep-checkpoints c_fc h.0 q k"), Vec::<String>::new());
+    assert_eq!(english_words("模型 loss 曲线 (token)"), vec!["loss".to_string()]);
+}
+
+#[test]
+fn every_page_in_chinese_has_no_english_text() {
+    let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(driver) = Driver::start() else { return };
+    let model = tempfile::tempdir().unwrap();
+    write_category_model(model.path());
+    let root = tempfile::tempdir().unwrap();
+    let run = repeat_run(root.path());
+    let (server, training) = (serve(model.path()), serve(&run));
+    let session = driver.session(1280, 900, false);
+    let shots = screenshot_dir();
+    let mut found = Vec::new();
+
+    session.goto(&format!("{}/", server.url()));
+    session.wait_for("document.body.dataset.ready === '1'", "the walkthrough");
+    session.js("document.getElementById('lang-zh').click()");
+    session.wait_for("document.documentElement.lang.startsWith('zh')", "中文");
+    for chapter in [
+        "overview",
+        "tokenization",
+        "embedding",
+        "layernorm",
+        "attention",
+        "residual",
+        "mlp",
+        "stack",
+        "final_ln",
+        "head",
+        "softmax",
+        "lens",
+    ] {
+        go(&session, chapter);
+        check(&session, &format!("walkthrough/{chapter}"), &mut found);
+        session.screenshot_page(&shots.join(format!("zh-walkthrough-{chapter}.png")));
+    }
+    for (url, page, ready) in [
+        (format!("{}/playground", server.url()), "playground", "document.body.dataset.ready === '1'"),
+        (format!("{}/space", server.url()), "space", "document.body.dataset.ready === '1'"),
+        (format!("{}/training", training.url()), "training", "document.body.dataset.learningRows === '3'"),
+    ] {
+        session.goto(&url);
+        session.wait_for(ready, page);
+        // the training server is another origin: its own stored language
+        session.js("if (!document.documentElement.lang.startsWith('zh')) document.getElementById('lang-zh').click()");
+        session.wait_for("document.documentElement.lang.startsWith('zh')", "中文");
+        check(&session, page, &mut found);
+        session.screenshot_page(&shots.join(format!("zh-{page}.png")));
+    }
+    assert!(found.is_empty(), "English on the 中文 pages:\n{}", found.join("\n"));
+}
