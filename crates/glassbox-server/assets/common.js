@@ -185,7 +185,10 @@ export function showTip(html, x, y) {
 export function hideTip() { if (tipNode) tipNode.classList.remove("on"); }
 /** Shows `html()` when the pointer is over `node`. */
 export function hover(node, html) {
-  node.addEventListener("pointermove", (e) => { const s = html(e); if (s) showTip(s, e.clientX, e.clientY); else hideTip(); });
+  const show = (e) => { const s = html(e); if (s) showTip(s, e.clientX, e.clientY); else hideTip(); };
+  node.addEventListener("pointermove", show);
+  // a tap on a touch screen moves no pointer: it shows the same value
+  node.addEventListener("pointerdown", (e) => { if (e.pointerType !== "mouse") show(e); });
   node.addEventListener("pointerleave", hideTip);
 }
 
@@ -235,11 +238,41 @@ export function heatmap(opts) {
     return opts.receipt ? opts.receipt(p[0], p[1], v) : `[${p[0]}, ${p[1]}] = <code>${fmt(v)}</code>`;
   });
   if (opts.onclick) canvas.addEventListener("click", (e) => { const p = at(e); if (p) opts.onclick(p[0], p[1]); });
+  // from the keyboard: Tab to the matrix, arrows move a cursor cell, its value shows as on
+  // hover (at the cell, as if the pointer were there); Enter clicks it
+  canvas.tabIndex = 0;
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", `${rows} × ${cols}`);
+  const cursor = [0, 0];
+  canvas.addEventListener("keydown", (e) => {
+    const moves = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+    if (e.key === "Enter" && opts.onclick) { e.preventDefault(); opts.onclick(cursor[0], cursor[1]); return; }
+    if (!moves[e.key]) return;
+    // the arrows are the matrix's here, not the page's (the walkthrough turns chapters on ← →)
+    e.preventDefault();
+    e.stopPropagation();
+    const step = e.shiftKey ? 10 : 1;
+    cursor[0] = Math.max(0, Math.min(rows - 1, cursor[0] + moves[e.key][0] * step));
+    cursor[1] = Math.max(0, Math.min(cols - 1, cursor[1] + moves[e.key][1] * step));
+    const r = canvas.getBoundingClientRect();
+    const x = r.left + ((cursor[1] + 0.5) / cols) * r.width, y = r.top + ((cursor[0] + 0.5) / rows) * r.height;
+    canvas.dispatchEvent(new PointerEvent("pointermove", { clientX: x, clientY: y, bubbles: true }));
+  });
+  canvas.addEventListener("blur", hideTip);
   const frame = el("div", { class: "frame" }, canvas);
   if (!opts.rowLabels) return { node: frame, canvas };
   const labels = el("div", { class: "rowlabels", style: { height: Math.round(ch * rows) + 4 + "px" } },
     opts.rowLabels.map((s, i) => el("span", { class: i === opts.focusRow ? "focus" : "", style: { height: ch + "px" }, text: s })));
-  if (ch < 9) labels.style.visibility = "hidden";
+  // rows too thin for every label: every k-th labelled, the rest left blank
+  if (ch < 9) {
+    const every = Math.ceil(10 / ch);
+    labels.querySelectorAll("span").forEach((span, i) => {
+      if (i % every && i !== opts.focusRow) span.textContent = "";
+      span.style.fontSize = "9px";
+      span.style.lineHeight = ch + "px";
+      span.style.overflow = "visible";
+    });
+  }
   return { node: el("div", { class: "fig-body" }, labels, frame), canvas };
 }
 

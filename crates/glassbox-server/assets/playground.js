@@ -1,9 +1,10 @@
 // The playground: streaming generation (/api/generate, server-sent events). Each token is
-// tinted by its probability; clicking one shows the alternatives the model weighed (the
-// top 5 of that step) and continues from any of them.
-import { $, applyStatic, css, el, inkFor, onLang, pct, seqColor, setupPage, stream, t, tokenText } from "./common.js";
+// tinted by its probability; clicking one (or Enter on it) shows the alternatives the model
+// weighed (the top 5 of that step) and continues from any of them, keeping the branch
+// left behind to compare and go back to.
+import { $, applyStatic, el, onLang, pct, setupPage, stream, t, tokenText } from "./common.js";
 
-const S = { promptIds: [], promptViews: [], steps: [], running: null, selected: null, status: "", done: null };
+const S = { promptIds: [], promptViews: [], steps: [], running: null, selected: null, status: "", done: null, branch: null };
 window.glassbox = { state: S };
 
 // ---------- bytes → characters, across token boundaries (as the engine's token views) ----------
@@ -58,11 +59,12 @@ function render() {
   prompt.textContent = bare ? S.promptViews.map((v) => v.text + " ").join("") : S.promptViews.map((v) => (v.parts || []).map((p) => p.text ?? "").join("")).join("");
   const pieces = tokenPieces(S.steps.map((s) => bytesOf(s.token)));
   const spans = S.steps.map((s, i) => {
-    const bg = seqColor(s.p);
     const piece = pieces[i];
     const span = el("span", {
       class: "gt" + (S.selected === i ? " sel" : ""), dataset: { i: String(i), p: String(s.p) },
-      style: { background: css(bg), color: inkFor(bg) },
+      style: { background: tint(s.p) },
+      tabindex: "0", role: "button",
+      onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); S.selected = i; render(); } },
       title: t("pg_at", { i: S.promptIds.length + i, tok: tokenText(s.token), p: pct(s.p) }),
       onclick: () => { S.selected = i; render(); },
     });
@@ -75,6 +77,34 @@ function render() {
   });
   out.replaceChildren(prompt, ...spans);
   renderAlts();
+  renderBranch();
+}
+
+/** A light wash of violet, stronger with the probability; the text stays dark on it. */
+function tint(p) {
+  return `rgba(106, 79, 208, ${(0.04 + 0.36 * Math.max(0, Math.min(1, p))).toFixed(3)})`;
+}
+
+/** After "continue from" an alternative: where the text branched, what the model had
+ *  written from there, and a way back to it. */
+function renderBranch() {
+  const box = $("#pg-branch");
+  const b = S.branch;
+  if (!b) { box.classList.add("hidden"); box.replaceChildren(); return; }
+  box.classList.remove("hidden");
+  const was = tokenPieces(b.steps.slice(b.at).map((s) => bytesOf(s.token))).map((p) => p.text).join("");
+  box.replaceChildren(
+    el("div", { class: "small" }, t("pg_branch", { pos: b.position, was: tokenText(b.chosen.token), p: pct(b.chosen.p), took: tokenText(b.took.token), q: pct(b.took.p) })),
+    el("div", { class: "branch-old", translate: "no", text: was }),
+    el("button", { class: "btn", type: "button", id: "pg-branch-back", onclick: backToBranch }, t("pg_branch_back")));
+}
+
+function backToBranch() {
+  const b = S.branch;
+  if (!b) return;
+  if (S.running) S.running.abort();
+  Object.assign(S, { promptIds: b.promptIds, promptViews: b.promptViews, steps: b.steps, done: b.done, selected: b.at, branch: null });
+  render();
 }
 
 function renderAlts() {
@@ -124,6 +154,8 @@ async function run(body) {
   S.steps = [];
   S.selected = null;
   S.done = null;
+  S.branch = S.pendingBranch || null;
+  S.pendingBranch = null;
   $("#pg-error").classList.add("hidden");
   $("#pg-stop").disabled = false;
   document.body.dataset.pg = "running";
@@ -168,7 +200,11 @@ async function run(body) {
 }
 
 function continueWith(i, id) {
+  const step = S.steps[i];
+  const took = step.top.find((a) => a.id === id) || { id, p: 0, token: { text: `#${id}` } };
   const ids = [...S.promptIds, ...S.steps.slice(0, i).map((s) => s.id), id];
+  // the run being left: kept, so the page shows the branch and can go back to it
+  S.pendingBranch = { promptIds: S.promptIds, promptViews: S.promptViews, steps: S.steps, done: S.done, at: i, position: S.promptIds.length + i, chosen: { token: step.token, p: step.p }, took };
   run({ ids });
 }
 

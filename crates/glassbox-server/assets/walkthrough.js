@@ -70,7 +70,26 @@ function absorb(res) {
   if (res.tensors) S.extra.blocks[res.layer] = res.tensors;
 }
 
+/** "Running the model…" beside Run while a request takes longer than a blink. */
+const BUSY = { count: 0, timer: 0 };
+function busy(on) {
+  BUSY.count = Math.max(0, BUSY.count + (on ? 1 : -1));
+  clearTimeout(BUSY.timer);
+  if (BUSY.count) BUSY.timer = setTimeout(() => $("#busy").classList.remove("hidden"), 150);
+  else $("#busy").classList.add("hidden");
+  $("#stage").setAttribute("aria-busy", BUSY.count ? "true" : "false");
+}
+
 async function load() {
+  busy(true);
+  try {
+    await loadWhole();
+  } finally {
+    busy(false);
+  }
+}
+
+async function loadWhole() {
   const err = $("#error");
   err.classList.add("hidden");
   if (S.pending) S.pending.abort();
@@ -124,6 +143,7 @@ async function loadMissing(parts) {
   const ctrl = new AbortController();
   S.partsPending = { key, ctrl };
   const extra = S.extra;
+  busy(true);
   try {
     const res = await api("/api/walkthrough", { ids: S.data.ids, layer: S.layer, position: S.position, parts }, { signal: ctrl.signal });
     if (S.extra !== extra) return; // another prompt came meanwhile
@@ -133,6 +153,7 @@ async function loadMissing(parts) {
   } catch (e) {
     if (e.name !== "AbortError") showError(e);
   } finally {
+    busy(false);
     if (S.partsPending && S.partsPending.ctrl === ctrl) S.partsPending = null;
   }
 }

@@ -254,6 +254,20 @@ fn the_playground_streams_tints_and_continues_from_an_alternative() {
     );
     let last = session.js("const s = window.glassbox.state; return s.promptIds[s.promptIds.length - 1]");
     assert_eq!(last.as_u64().unwrap(), alt_id, "the new prompt ends with the chosen alternative");
+    // the branch left behind is shown (its text from the branch point on), and one click
+    // brings it back as it was
+    let branch = session.js("return document.querySelector('#pg-branch:not(.hidden) .branch-old').textContent");
+    assert!(!branch.as_str().unwrap().is_empty(), "the earlier continuation is shown: {branch}");
+    session.js("document.getElementById('pg-branch-back').click()");
+    let restored = session.js("return window.glassbox.state.steps.map((s) => Number(s.p))");
+    assert_eq!(f64s(&restored), probs, "the earlier continuation, back as it was");
+    assert_eq!(session.js("return document.getElementById('pg-branch').classList.contains('hidden')"), true);
+    // tokens are reachable from the keyboard: Enter on one shows its alternatives
+    session.js(
+        "const g = document.querySelectorAll('#pg-out .gt')[4]; g.focus(); g.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true}))",
+    );
+    assert_eq!(session.js("return window.glassbox.state.selected"), 4);
+    assert_eq!(session.js("return document.querySelectorAll('#pg-out .gt[tabindex=\"0\"]').length"), 24);
     let phone = driver.session(390, 844, true);
     phone.goto(&format!("{}/playground?run=1", server.url()));
     phone.wait_for("document.body.dataset.pg === 'done'", "the playground on a phone");

@@ -244,3 +244,40 @@ fn the_analogy_and_the_drift_are_drawn_on_their_own_maps() {
     assert_eq!(starts.len(), texts);
     assert!(starts.iter().all(|p| p[2] == starts[0][2] && p[3] == starts[0][3]), "one starting point: {starts:?}");
 }
+
+#[test]
+fn a_slow_answer_says_the_model_is_running_and_the_keyboard_reaches_every_value() {
+    let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(driver) = Driver::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write_char_model(dir.path(), 1, 2, 16, 32, 4);
+    let mut options = glassbox_server::ServeOptions::new(dir.path());
+    options.port = 0;
+    options.work_delay = Some(std::time::Duration::from_millis(900));
+    let server = glassbox_server::start(options).expect("start server");
+    let session = driver.session(1280, 900, false);
+    session.goto(&format!("{}/?prompt=hello#mlp", server.url()));
+    // while the walkthrough is computed: "Running the model…" beside Run, then gone
+    session.wait_for("!document.getElementById('busy').classList.contains('hidden')", "the loading indicator");
+    assert_eq!(session.js("return document.getElementById('stage').getAttribute('aria-busy')"), "true");
+    session.wait_for("document.body.dataset.ready === '1'", "the walkthrough");
+    session.wait_for("document.getElementById('busy').classList.contains('hidden')", "the indicator gone");
+    session.wait_for("document.querySelector('canvas.mlp-pre')", "the MLP chapter");
+    // Tab to a matrix and walk it with the arrows: the value shows as on hover, and the
+    // receipt of that cell follows
+    let tip = session.js(
+        "const c = document.querySelector('canvas.mlp-pre'); c.focus(); for (const key of ['ArrowDown', 'ArrowRight', 'ArrowRight']) c.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true})); const t = document.getElementById('tip'); return t && t.classList.contains('on') ? t.textContent : ''",
+    );
+    assert!(tip.as_str().unwrap().contains("[1, 2]"), "the cursor cell's value: {tip}");
+    session.wait_for(
+        "(document.querySelector('.product-panel[data-product=\"c_fc\"]') || {dataset: {}}).dataset.col === '2'",
+        "the receipt of the cursor cell",
+    );
+    assert_eq!(session.js("return document.querySelector('.product-panel[data-product=\"c_fc\"]').dataset.row"), "1");
+    assert_eq!(session.js("return document.querySelector('canvas.mlp-pre').tabIndex"), 0);
+    assert_eq!(
+        session.js("return document.body.dataset.chapter"),
+        "mlp",
+        "the arrows moved the cursor, not the chapter"
+    );
+}
