@@ -194,7 +194,7 @@ function parallelogram(points, r, top) {
     <line class="miss" x1="${sx(px.x)}" y1="${sy(px.y)}" x2="${sx(pd.x)}" y2="${sy(pd.y)}"/>
     ${dot(pa, word(r.a), "w", "a")}${dot(pb, word(r.b), "w", "b")}${dot(pc, word(r.c), "w", "c")}
     ${dot(pd, esc(tokenText(top.token)), "d", "d")}${dot(px, `${word(r.a)} − ${word(r.b)} + ${word(r.c)}`, "x", "x")}</svg>`;
-  return el("div", { style: { marginTop: "10px" } }, el("div", { html: svg }), el("div", { class: "small muted", text: t("sp_para_note") }));
+  return el("div", { style: { marginTop: "10px" } }, el("div", { html: svg }), el("div", { class: "small muted", dataset: { i18n: "sp_para_note" }, text: t("sp_para_note") }));
 }
 
 // ---------- drift ----------
@@ -287,13 +287,21 @@ async function main() {
   if (fitted.kept.length < 2) d.dr = "";
   $("#dr-word").value = d.dr;
   $("#dr-sentences").value = d.dr ? fitted.kept.join("\n") : "";
-  if (fitted.dropped) $("#dr-out").replaceChildren(el("div", { class: "muted small", id: "dr-note", text: t("sp_drift_dropped", { n: fitted.dropped, ctx: model.n_ctx }) }));
+  if (fitted.dropped) {
+    S.driftNote = { n: fitted.dropped, ctx: model.n_ctx };
+    $("#dr-out").replaceChildren(el("div", { class: "muted small", id: "dr-note", text: t("sp_drift_dropped", S.driftNote) }));
+  }
   const on = (id, fn) => $(id).addEventListener("submit", (e) => { e.preventDefault(); fn(); });
   on("#map-form", runMap);
   on("#nb-form", runNeighbors);
   on("#an-form", runAnalogy);
   on("#dr-form", runDrift);
-  onLang(() => { applyStatic(); if (S.map) drawMap(S.map); if (S.dr) drawDrift(S.dr); });
+  onLang(() => {
+    applyStatic(); // also the parallelogram's note (data-i18n)
+    if (S.map) drawMap(S.map);
+    if (S.dr) drawDrift(S.dr);
+    else if (S.driftNote && $("#dr-note")) $("#dr-note").textContent = t("sp_drift_dropped", S.driftNote);
+  });
   await Promise.all([runMap(), d.nb ? runNeighbors() : null, d.an ? runAnalogy() : null, d.dr ? runDrift() : null]);
   document.body.dataset.ready = "1";
 }

@@ -487,7 +487,7 @@ RENDER.overview = (stage, width) => {
   stage.append(el("div", { class: "answer" }, t("predicts", { last }), " ",
     ...order.map((id, i) => el("span", {}, i ? " · " : "", el("span", { class: "tokbig", text: vocabText(id) }), " ", pct(probs[id])))));
   const box = (k, shape, cls, title) => el("div", { class: "flow-box " + (cls || ""), title: title || "" },
-    el("div", { class: "t", text: k }), el("div", { class: "shape", text: shape }));
+    el("div", { class: "t", text: k }), el("div", { class: "shape", translate: "no", text: shape }));
   const arrow = () => el("span", { class: "flow-arrow", text: "→" });
   stage.append(el("h3", { text: t("stage_overview") }), el("div", { class: "overview-flow" },
     box(t("flow_text"), `“${S.prompt.length > 14 ? S.prompt.slice(0, 13) + "…" : S.prompt}”`), arrow(),

@@ -4,7 +4,8 @@
 //! visible text node, and checks each word in Latin letters against an allow-list of
 //! names and symbols. Text marked `translate="no"` (token chips, hook and weight names,
 //! the model's own words, generated text), code, and `commands` in backticks are data,
-//! not language, and are not checked.
+//! not language, and are not checked. Every page is photographed in both languages
+//! (`target/screenshots/{en,zh}-*.png`), to be looked at.
 
 mod common;
 
@@ -157,53 +158,70 @@ fn the_words_are_recognised() {
     assert_eq!(english_words("模型 loss 曲线 (token)"), vec!["loss".to_string()]);
 }
 
+const CHAPTERS: [&str; 12] = [
+    "overview",
+    "tokenization",
+    "embedding",
+    "layernorm",
+    "attention",
+    "residual",
+    "mlp",
+    "stack",
+    "final_ln",
+    "head",
+    "softmax",
+    "lens",
+];
+
 #[test]
 fn every_page_in_chinese_has_no_english_text() {
     let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let Some(driver) = Driver::start() else { return };
-    let model = tempfile::tempdir().unwrap();
-    write_category_model(model.path());
+    // a character model for the walkthrough and the playground, a word vocabulary with the
+    // category words for the semantic space, a run with snapshots for the training page
+    let chars = tempfile::tempdir().unwrap();
+    write_char_model(chars.path(), 2, 4, 64, 64, 12);
+    let words = tempfile::tempdir().unwrap();
+    write_category_model(words.path());
     let root = tempfile::tempdir().unwrap();
     let run = repeat_run(root.path());
-    let (server, training) = (serve(model.path()), serve(&run));
+    let (text, space, training) = (serve(chars.path()), serve(words.path()), serve(&run));
     let session = driver.session(1280, 900, false);
     let shots = screenshot_dir();
     let mut found = Vec::new();
-
-    session.goto(&format!("{}/", server.url()));
-    session.wait_for("document.body.dataset.ready === '1'", "the walkthrough");
-    session.js("document.getElementById('lang-zh').click()");
-    session.wait_for("document.documentElement.lang.startsWith('zh')", "中文");
-    for chapter in [
-        "overview",
-        "tokenization",
-        "embedding",
-        "layernorm",
-        "attention",
-        "residual",
-        "mlp",
-        "stack",
-        "final_ln",
-        "head",
-        "softmax",
-        "lens",
-    ] {
-        go(&session, chapter);
-        check(&session, &format!("walkthrough/{chapter}"), &mut found);
-        session.screenshot_page(&shots.join(format!("zh-walkthrough-{chapter}.png")));
-    }
-    for (url, page, ready) in [
-        (format!("{}/playground", server.url()), "playground", "document.body.dataset.ready === '1'"),
-        (format!("{}/space", server.url()), "space", "document.body.dataset.ready === '1'"),
+    let pages = [
+        (format!("{}/playground?run=1", text.url()), "playground", "document.body.dataset.pg === 'done'"),
+        (format!("{}/space", space.url()), "space", "document.body.dataset.ready === '1'"),
         (format!("{}/training", training.url()), "training", "document.body.dataset.learningRows === '3'"),
-    ] {
-        session.goto(&url);
-        session.wait_for(ready, page);
-        // the training server is another origin: its own stored language
-        session.js("if (!document.documentElement.lang.startsWith('zh')) document.getElementById('lang-zh').click()");
-        session.wait_for("document.documentElement.lang.startsWith('zh')", "中文");
-        check(&session, page, &mut found);
-        session.screenshot_page(&shots.join(format!("zh-{page}.png")));
+    ];
+    for lang in ["en", "zh"] {
+        session.goto(&format!("{}/?prompt={}", text.url(), url_encode("To be, or not to be")));
+        session.wait_for("document.body.dataset.ready === '1'", "the walkthrough");
+        set_lang(&session, lang);
+        for chapter in CHAPTERS {
+            go(&session, chapter);
+            if lang == "zh" {
+                check(&session, &format!("walkthrough/{chapter}"), &mut found);
+            }
+            session.screenshot(&shots.join(format!("{lang}-walkthrough-{chapter}.png")));
+        }
+        for (url, page, ready) in &pages {
+            session.goto(url);
+            session.wait_for(ready, page);
+            // each server is its own origin, with its own stored language
+            set_lang(&session, lang);
+            if lang == "zh" {
+                check(&session, page, &mut found);
+            }
+            session.screenshot_page(&shots.join(format!("{lang}-{page}.png")));
+        }
     }
     assert!(found.is_empty(), "English on the 中文 pages:\n{}", found.join("\n"));
+}
+
+fn set_lang(session: &Session, lang: &str) {
+    session.js(&format!(
+        "if (!document.documentElement.lang.startsWith('{lang}')) document.getElementById('lang-{lang}').click()"
+    ));
+    session.wait_for(&format!("document.documentElement.lang.startsWith('{lang}')"), lang);
 }
