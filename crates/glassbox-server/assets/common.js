@@ -297,7 +297,17 @@ export async function api(path, body, opts = {}) {
   });
   let data = null;
   try { data = await res.json(); } catch (_) { /* not JSON */ }
-  if (!res.ok) throw new Error((data && data.error && data.error.message) || `${res.status} ${res.statusText}`);
+  if (!res.ok) {
+    const error = (data && data.error) || {};
+    const detail = error.message || `${res.status} ${res.statusText}`;
+    // the server explains in English; the page says in its own language what happened
+    // (by status and field), then gives the server's sentence, which names the culprit
+    const key = res.status === 429 ? "err_busy" : res.status === 413 ? "err_too_large" : res.status >= 500 ? "err_server" : res.status === 404 ? "err_not_found" : "err_refused";
+    const lead = lang === "en" ? "" : t(key, { param: error.param || "" }) + (error.param && key === "err_refused" ? t("err_param", { param: error.param }) : "") + "：";
+    const e = new Error(lead + detail);
+    Object.assign(e, { status: res.status, code: error.code, param: error.param, detail });
+    throw e;
+  }
   return data;
 }
 /** POSTs and reads server-sent events, calling onEvent(name, data) for each. */

@@ -205,6 +205,16 @@ fn every_page_in_chinese_has_no_english_text() {
             }
             session.screenshot(&shots.join(format!("{lang}-walkthrough-{chapter}.png")));
         }
+        if lang == "zh" {
+            // a refusal says in Chinese what happened, then gives the server's sentence
+            session.eval(
+                "const p = document.getElementById('prompt'); p.value = arguments[0]; document.getElementById('run').click()",
+                serde_json::json!(["x".repeat(100)]),
+            );
+            session.wait_for("!document.getElementById('error').classList.contains('hidden')", "the refusal");
+            let said = session.js("return document.getElementById('error').textContent");
+            assert!(said.as_str().unwrap().starts_with("服务器拒绝了这个请求"), "{said}");
+        }
         for (url, page, ready) in &pages {
             session.goto(url);
             session.wait_for(ready, page);

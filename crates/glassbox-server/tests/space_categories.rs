@@ -108,7 +108,11 @@ fn the_space_page_maps_the_category_words_by_category() {
     session.screenshot(&screenshot_dir().join("space-categories.png"));
     // Shakespeare's examples in the other panels
     assert_eq!(session.js("return document.querySelector('#nb-word').value"), "king");
-    assert_eq!(session.js("return document.querySelector('#dr-word').value"), "grave");
+    // … except where they do not fit: this model's context is too short for two of the
+    // three "grave" sentences, so the comparison is left empty, with a note saying why
+    let note = session.js("return document.querySelector('#dr-note').textContent");
+    assert!(note.as_str().unwrap().contains("longer than this model's context"), "{note}");
+    assert_eq!(session.js("return document.querySelector('#dr-word').value"), "");
     // other words: the plain map, coloured by k-means, without the category notes
     session.js("document.querySelector('#map-words').value = 'king queen horse dog'; document.querySelector('#map-form').requestSubmit(); return 0");
     assert!(
