@@ -196,7 +196,8 @@ export function hover(node, html) {
 /**
  * A matrix drawn on a canvas, one pixel per value, scaled up crisply.
  * opts: rows, cols, data (row-major), scale: "div" | "seq", max, cell (px, or [w, h]),
- * width (fit to this many px), receipt(r, c, v) → html, onclick(r, c), rowLabels, focusRow, kind.
+ * width (fit to this many px), receipt(r, c, v) → html, onclick(r, c), rowLabels, colLabels,
+ * focusRow, kind.
  */
 export function heatmap(opts) {
   const { rows, cols, data } = opts;
@@ -260,7 +261,16 @@ export function heatmap(opts) {
   });
   canvas.addEventListener("blur", hideTip);
   const frame = el("div", { class: "frame" }, canvas);
-  if (!opts.rowLabels) return { node: frame, canvas };
+  // the columns' labels under the matrix (an attention pattern's keys), as thin as its
+  // cells; where cells are too narrow for every label, every k-th one
+  let body = frame;
+  if (opts.colLabels) {
+    const every = cw < 10 ? Math.ceil(10 / cw) : 1;
+    const keys = el("div", { class: "keylabels", translate: "no" },
+      opts.colLabels.map((s, i) => el("span", { style: { width: cw + "px" }, text: i % every ? "" : s })));
+    body = el("div", { class: "hm-col" }, frame, keys);
+  }
+  if (!opts.rowLabels) return { node: body, canvas };
   const labels = el("div", { class: "rowlabels", style: { height: Math.round(ch * rows) + 4 + "px" } },
     opts.rowLabels.map((s, i) => el("span", { class: i === opts.focusRow ? "focus" : "", style: { height: ch + "px" }, text: s })));
   // rows too thin for every label: every k-th labelled, the rest left blank
@@ -273,7 +283,7 @@ export function heatmap(opts) {
       span.style.overflow = "visible";
     });
   }
-  return { node: el("div", { class: "fig-body" }, labels, frame), canvas };
+  return { node: el("div", { class: "fig-body" }, labels, body), canvas };
 }
 
 /** A titled figure: hook name, shape, and whether it holds weights or activations. */

@@ -336,7 +336,7 @@ function drawAttention() {
   $("#tr-heads-grid").replaceChildren(grid);
   const cell = Math.max(8, Math.min(24, Math.floor(Math.min(420, ($("#tr-attn").clientWidth || 420) - 90) / T)));
   const hm = heatmap({
-    rows: T, cols: T, data: res.attention[S.layer].heads[S.head].data, scale: "seq", max: 1, cell, rowLabels: labels, className: "replay-canvas",
+    rows: T, cols: T, data: res.attention[S.layer].heads[S.head].data, scale: "seq", max: 1, cell, rowLabels: labels, colLabels: labels, className: "replay-canvas",
     receipt: receipt(S.layer, S.head),
   });
   const step = res.step == null ? t("tr_current") : `${t("tr_step")} ${res.step}`;

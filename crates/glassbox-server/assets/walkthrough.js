@@ -662,7 +662,8 @@ RENDER.attention = (stage, width) => {
   const hd = d.attention[S.layer].heads[h];
   const small = Math.max(6, Math.min(22, Math.floor((width - 200) / 3 / Math.max(T, dh))));
   const mat = (name, data, rows, cols, kind, scale, receipt, cls) => {
-    const hm = heatmap({ rows, cols, data, scale, max: scale === "seq" ? 1 : undefined, cell: small, rowLabels: labels, focusRow: null, receipt, className: cls });
+    // a T × T matrix's columns are the keys: labelled too
+    const hm = heatmap({ rows, cols, data, scale, max: scale === "seq" ? 1 : undefined, cell: small, rowLabels: labels, colLabels: cols === T ? labels : null, focusRow: null, receipt, className: cls });
     return figure(name, shapeText([`T=${rows}`, cols === T ? `T=${cols}` : `d_head=${cols}`]), kind, hm.node);
   };
   // q, k and v of head h are columns of c_attn's output: q at h·d, k at C + h·d, v at 2C + h·d

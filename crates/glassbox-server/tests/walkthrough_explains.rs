@@ -82,6 +82,13 @@ fn attention_lines_softmax_columns_and_the_loop_show_the_engine_s_numbers() {
     let expected =
         (0..t).flat_map(|q| (0..=q).map(move |k| (q, k))).filter(|&(q, k)| pattern[q * t + k] >= 0.01).count();
     assert_eq!(lines.len(), expected, "one line per weight of at least 1%");
+    // the pattern's keys are labelled under it, one label a column
+    let keys = session.js(
+        "return [...document.querySelector('canvas.attn-detail').closest('.fig').querySelectorAll('.keylabels span')].map((s) => s.textContent)",
+    );
+    let keys = keys.as_array().unwrap();
+    assert_eq!(keys.len(), t, "one key label per column");
+    assert!(keys.iter().any(|k| !k.as_str().unwrap().is_empty()));
     session.screenshot(&shots.join("walkthrough-attention-lines.png"));
 
     // How a number is made: hover a cell of mlp.hook_pre; its dot product's terms, the
