@@ -287,4 +287,14 @@ fn a_slow_answer_says_the_model_is_running_and_the_keyboard_reaches_every_value(
         "mlp",
         "the arrows moved the cursor, not the chapter"
     );
+    // the colour key folds away to one button, and stays folded on the next page
+    session.js("document.querySelector('#legend .legend-toggle').click()");
+    assert_eq!(session.js("return document.getElementById('legend').classList.contains('folded')"), true);
+    let folded_width = session.js("return document.getElementById('legend').getBoundingClientRect().width");
+    assert!(folded_width.as_f64().unwrap() < 60.0, "folded to a small button: {folded_width}px");
+    session.goto(&format!("{}/playground", server.url()));
+    session.wait_for("document.body.dataset.ready === '1'", "the playground");
+    assert_eq!(session.js("return document.getElementById('legend').classList.contains('folded')"), true);
+    // the playground's key has only what applies there: the probability scale
+    assert_eq!(session.js("return document.querySelectorAll('#legend > span').length"), 1);
 }
