@@ -112,8 +112,8 @@ impl Stats {
 /// model file it was measured on; all made with the tokenizer of the served model as
 /// `fingerprint` says (another tokenizer empties it).
 pub struct SnapshotCache<T> {
-    pub fingerprint: Option<Fingerprint>,
-    pub measured: std::collections::HashMap<usize, (Option<FileStamp>, T)>,
+    fingerprint: Option<Fingerprint>,
+    measured: std::collections::HashMap<usize, (Option<FileStamp>, T)>,
 }
 
 impl<T> Default for SnapshotCache<T> {
@@ -131,10 +131,46 @@ impl<T: Clone> SnapshotCache<T> {
         }
     }
 
-    /// What step's snapshot gave while its file was `stamp`.
-    pub fn get(&self, step: usize, stamp: &Option<FileStamp>) -> Option<T> {
-        self.measured.get(&step).filter(|(seen, _)| seen == stamp).map(|(_, value)| value.clone())
+    /// Each snapshot `(step, folder)` measured: from the cache while its model file is
+    /// unchanged, else by `measure` now — at most `budget` of them per call, so that one
+    /// request answers in seconds; the rest are counted as pending, for the next call.
+    pub fn measure_each(
+        &mut self,
+        snapshots: Vec<(usize, PathBuf)>,
+        budget: usize,
+        mut measure: impl FnMut(usize, &Path) -> Result<T, String>,
+    ) -> Measured<T> {
+        let mut out = Measured { done: Vec::new(), errors: Vec::new(), pending: 0 };
+        let mut fresh = 0;
+        for (step, dir) in snapshots {
+            let stamp = FileStamp::of_path(&dir.join("model.safetensors"));
+            if let Some(value) = self.measured.get(&step).filter(|(seen, _)| *seen == stamp) {
+                out.done.push((step, dir, value.1.clone()));
+                continue;
+            }
+            if fresh == budget {
+                out.pending += 1;
+                continue;
+            }
+            fresh += 1;
+            match measure(step, &dir) {
+                Ok(value) => {
+                    self.measured.insert(step, (stamp, value.clone()));
+                    out.done.push((step, dir, value));
+                }
+                Err(error) => out.errors.push(serde_json::json!({"step": step, "error": error})),
+            }
+        }
+        out
     }
+}
+
+/// What [`SnapshotCache::measure_each`] has: the snapshots measured (step, folder, value)
+/// in step order, the ones that failed (`{"step", "error"}`), and how many wait.
+pub struct Measured<T> {
+    pub done: Vec<(usize, PathBuf, T)>,
+    pub errors: Vec<serde_json::Value>,
+    pub pending: usize,
 }
 
 pub struct AppState {

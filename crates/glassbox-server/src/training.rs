@@ -23,7 +23,6 @@ use glassbox::inspect::heads::HeadReport;
 use glassbox::inspect::learning::{align_maps, head_scores, map_words, own_map};
 use glassbox::inspect::meaning::{score_snapshot, snapshots, MeaningAtStep};
 use glassbox::io::load_model;
-use glassbox::io::safetensors::FileStamp;
 use glassbox::model::{forward, Activations};
 use glassbox::sample::{context_window, generate_within, FullContext, Limits, Sampler, SamplingOptions};
 use glassbox::train::run_dir::{kept_checkpoint_steps, logged_val_losses};
@@ -122,37 +121,25 @@ fn meaning_json(state: &AppState, current: &crate::state::Loaded) -> ApiResult<V
     let (questions, categories) = (builtin_questions(), builtin_categories());
     let mut cache = state.meaning.lock().unwrap_or_else(|e| e.into_inner());
     cache.serving(&current.fingerprint);
-    let (mut rows, mut errors, mut scored, mut pending) = (Vec::new(), Vec::new(), 0, 0);
-    for (step, dir) in models {
-        let stamp = FileStamp::of_path(&dir.join("model.safetensors"));
-        let score = match cache.get(step, &stamp) {
-            Some(score) => score,
-            _ if scored < MEANING_PER_REQUEST => {
-                scored += 1;
-                match score_snapshot(&state.dir, step, &dir, tokenizer, None, &questions, &categories) {
-                    Ok(row) => {
-                        cache.measured.insert(step, (stamp, row.score.clone()));
-                        row.score
-                    }
-                    Err(e) => {
-                        errors.push(json!({"step": step, "error": e.to_string()}));
-                        continue;
-                    }
-                }
+    let measured = cache.measure_each(models, MEANING_PER_REQUEST, |step, dir| {
+        score_snapshot(&state.dir, step, dir, tokenizer, None, &questions, &categories)
+            .map(|row| row.score)
+            .map_err(|e| e.to_string())
+    });
+    let rows: Vec<MeaningAtStep> = measured
+        .done
+        .into_iter()
+        .map(|(step, dir, score)| {
+            let model = dir.strip_prefix(&state.dir).ok().map(|p| p.display().to_string()).filter(|p| !p.is_empty());
+            MeaningAtStep {
+                step,
+                model: model.unwrap_or_else(|| ".".into()),
+                val_loss: val_losses.get(&step).copied(),
+                score,
             }
-            _ => {
-                pending += 1;
-                continue;
-            }
-        };
-        let model = dir.strip_prefix(&state.dir).ok().map(|p| p.display().to_string()).filter(|p| !p.is_empty());
-        rows.push(MeaningAtStep {
-            step,
-            model: model.unwrap_or_else(|| ".".into()),
-            val_loss: val_losses.get(&step).copied(),
-            score,
-        });
-    }
+        })
+        .collect();
+    let (pending, errors) = (measured.pending, measured.errors);
     Ok(json!({
         "rows": rows,
         "pending": pending,
@@ -193,36 +180,16 @@ fn learning_json(state: &AppState, current: &crate::state::Loaded) -> ApiResult<
     let words = map_words(current.tokenizer.as_ref(), config.vocab_size);
     let mut cache = state.learning.lock().unwrap_or_else(|e| e.into_inner());
     cache.serving(&current.fingerprint);
-    let (mut measured, mut errors, mut fresh, mut pending) = (Vec::new(), Vec::new(), 0, 0);
-    for (step, dir) in models {
-        let stamp = FileStamp::of_path(&dir.join("model.safetensors"));
-        let learned = match cache.get(step, &stamp) {
-            Some(learned) => learned,
-            None if fresh < LEARNING_PER_REQUEST => {
-                fresh += 1;
-                match load_model(&dir) {
-                    Ok(model) => {
-                        let learned = SnapshotLearning {
-                            heads: head_scores(&model.params).map_err(|e| e.to_string()),
-                            map: words.as_ref().ok().map(|w| own_map(&model.params, w)),
-                        };
-                        cache.measured.insert(step, (stamp, learned.clone()));
-                        learned
-                    }
-                    Err(e) => {
-                        errors.push(json!({"step": step, "error": e.to_string()}));
-                        continue;
-                    }
-                }
-            }
-            None => {
-                pending += 1;
-                continue;
-            }
-        };
-        let own = dir == state.dir;
-        measured.push((step, own, learned));
-    }
+    let measured = cache.measure_each(models, LEARNING_PER_REQUEST, |_, dir| {
+        let model = load_model(dir).map_err(|e| e.to_string())?;
+        Ok(SnapshotLearning {
+            heads: head_scores(&model.params).map_err(|e| e.to_string()),
+            map: words.as_ref().ok().map(|w| own_map(&model.params, w)),
+        })
+    });
+    let (pending, errors) = (measured.pending, measured.errors);
+    let measured: Vec<(usize, bool, SnapshotLearning)> =
+        measured.done.into_iter().map(|(step, dir, learned)| (step, dir == state.dir, learned)).collect();
     // the maps measured so far, each turned onto the next
     let mut maps: Vec<Vec<[f32; 2]>> =
         measured.iter().filter_map(|(_, _, l)| l.map.as_ref().map(|m| m.0.clone())).collect();

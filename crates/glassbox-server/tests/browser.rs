@@ -58,21 +58,6 @@ fn set_input(session: &Session, selector: &str, value: &str) {
     );
 }
 
-const CHAPTERS: [&str; 12] = [
-    "overview",
-    "tokenization",
-    "embedding",
-    "layernorm",
-    "attention",
-    "residual",
-    "mlp",
-    "stack",
-    "final_ln",
-    "head",
-    "softmax",
-    "lens",
-];
-
 #[test]
 fn the_walkthrough_draws_the_engine_s_numbers() {
     let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());

@@ -9,11 +9,8 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
 use glassbox::testing::write_category_model;
-use glassbox::train::trainer::{DataSource, NewRun, OptionChanges, ShapeRequest, Trainer};
 
 /// Every visible text node outside data (see the module comment).
 const VISIBLE_TEXT: &str = r#"
@@ -133,45 +130,11 @@ fn check(session: &Session, page: &str, found: &mut Vec<String>) {
     }
 }
 
-fn repeat_run(root: &Path) -> std::path::PathBuf {
-    let run = root.join("run");
-    let spec = NewRun {
-        dir: run.clone(),
-        data: DataSource::Task { name: "repeat".into() },
-        shape: ShapeRequest::default(),
-        options: OptionChanges {
-            steps: Some(20),
-            eval_every: Some(10),
-            keep_checkpoints: Some(true),
-            checkpoint_every: Some(10),
-            ..OptionChanges::default()
-        },
-        overwrite: false,
-    };
-    Trainer::create(spec, &mut |_, _, _| {}).unwrap().run(&mut |_| {}).unwrap();
-    run
-}
-
 #[test]
 fn the_words_are_recognised() {
     assert_eq!(english_words("第 0 层 · `glassbox heads RUN` --keep-checkpoints c_fc h.0 q k"), Vec::<String>::new());
     assert_eq!(english_words("模型 loss 曲线 (token)"), vec!["loss".to_string()]);
 }
-
-const CHAPTERS: [&str; 12] = [
-    "overview",
-    "tokenization",
-    "embedding",
-    "layernorm",
-    "attention",
-    "residual",
-    "mlp",
-    "stack",
-    "final_ln",
-    "head",
-    "softmax",
-    "lens",
-];
 
 #[test]
 fn every_page_in_chinese_has_no_english_text() {
@@ -184,7 +147,7 @@ fn every_page_in_chinese_has_no_english_text() {
     let words = tempfile::tempdir().unwrap();
     write_category_model(words.path());
     let root = tempfile::tempdir().unwrap();
-    let run = repeat_run(root.path());
+    let run = repeat_run(root.path(), 20, 10);
     let (text, space, training) = (serve(chars.path()), serve(words.path()), serve(&run));
     let session = driver.session(1280, 900, false);
     let shots = screenshot_dir();
@@ -227,11 +190,4 @@ fn every_page_in_chinese_has_no_english_text() {
         }
     }
     assert!(found.is_empty(), "English on the 中文 pages:\n{}", found.join("\n"));
-}
-
-fn set_lang(session: &Session, lang: &str) {
-    session.js(&format!(
-        "if (!document.documentElement.lang.startsWith('{lang}')) document.getElementById('lang-{lang}').click()"
-    ));
-    session.wait_for(&format!("document.documentElement.lang.startsWith('{lang}')"), lang);
 }

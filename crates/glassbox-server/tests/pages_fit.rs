@@ -53,11 +53,6 @@ fn assert_fits(session: &Session, what: &str) {
     }
 }
 
-fn set_lang(session: &Session, lang: &str) {
-    session.js(&format!("document.getElementById('lang-{lang}').click()"));
-    session.wait_for(&format!("document.documentElement.lang.startsWith('{lang}')"), "the language switch");
-}
-
 /// A byte-level BPE model of 340 tokens learned on Chinese and English text: few enough
 /// merges that the Chinese prompt is about 30 tokens, some of them parts of a character.
 fn write_bpe_model(dir: &std::path::Path) -> Vec<u32> {

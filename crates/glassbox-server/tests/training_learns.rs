@@ -15,30 +15,10 @@ use glassbox::inspect::learning::{head_scores, map_words, own_map};
 use glassbox::io::{load_model, load_model_with_tokenizer};
 use glassbox::sample::{generate_within, FullContext, Limits, Sampler, SamplingOptions};
 use glassbox::train::tasks::Task;
-use glassbox::train::trainer::{DataSource, NewRun, OptionChanges, ShapeRequest, Trainer};
 use serde_json::{json, Value};
 
-/// A 60-step `--task repeat` run keeping a snapshot every 20 steps: step 0 (the random
-/// start), 20, 40 and 60.
-fn repeat_run(root: &Path) -> PathBuf {
-    let run = root.join("run");
-    let spec = NewRun {
-        dir: run.clone(),
-        data: DataSource::Task { name: "repeat".into() },
-        shape: ShapeRequest::default(),
-        options: OptionChanges {
-            steps: Some(60),
-            eval_every: Some(20),
-            keep_checkpoints: Some(true),
-            checkpoint_every: Some(20),
-            ..OptionChanges::default()
-        },
-        overwrite: false,
-    };
-    Trainer::create(spec, &mut |_, _, _| {}).unwrap().run(&mut |_| {}).unwrap();
-    run
-}
-
+/// The snapshots of a 60-step `--task repeat` run kept every 20 steps: step 0 (the
+/// random start), 20, 40 and 60.
 const STEPS: [u64; 4] = [0, 20, 40, 60];
 
 fn snapshot(run: &Path, step: u64) -> PathBuf {
@@ -65,7 +45,7 @@ fn squared_gap(a: &[[f64; 2]], b: &[[f64; 2]]) -> f64 {
 #[test]
 fn every_snapshot_reports_its_heads_and_a_map_lined_up_with_the_next() {
     let root = tempfile::tempdir().unwrap();
-    let run = repeat_run(root.path());
+    let run = repeat_run(root.path(), 60, 20);
     let server = serve(&run);
 
     let answer = get(server.addr, "/api/training/learning").json();
@@ -142,7 +122,7 @@ fn ids(views: &Value) -> Vec<u32> {
 #[test]
 fn the_replay_writes_a_sample_at_each_checkpoint() {
     let root = tempfile::tempdir().unwrap();
-    let run = repeat_run(root.path());
+    let run = repeat_run(root.path(), 60, 20);
     let server = serve(&run);
     let task = Task::from_name("repeat").unwrap();
     let problem = task.example_prompt();
@@ -174,7 +154,7 @@ fn the_replay_writes_a_sample_at_each_checkpoint() {
 fn the_training_page_shows_every_head_the_sample_the_map_moving_and_plays() {
     let Some(driver) = Driver::start() else { return };
     let root = tempfile::tempdir().unwrap();
-    let run = repeat_run(root.path());
+    let run = repeat_run(root.path(), 60, 20);
     let server = serve(&run);
     for (width, shot) in [(1280, "training-learn.png"), (800, "training-learn-800.png")] {
         let session = driver.session(width, 1000, false);

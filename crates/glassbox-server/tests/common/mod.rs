@@ -577,3 +577,49 @@ pub const HOVER_CELL: &str = r#"
     canvas.dispatchEvent(new PointerEvent('pointermove', { clientX: x, clientY: y, bubbles: true }));
     const tip = document.getElementById('tip');
     return tip ? tip.textContent : '';"#;
+
+/// The walkthrough's chapters, in order (`#overview` … `#lens`).
+pub const CHAPTERS: [&str; 12] = [
+    "overview",
+    "tokenization",
+    "embedding",
+    "layernorm",
+    "attention",
+    "residual",
+    "mlp",
+    "stack",
+    "final_ln",
+    "head",
+    "softmax",
+    "lens",
+];
+
+/// Switches the page to `lang` (`en` or `zh`) with its header button, unless it is there.
+pub fn set_lang(session: &Session, lang: &str) {
+    session.js(&format!(
+        "if (!document.documentElement.lang.startsWith('{lang}')) document.getElementById('lang-{lang}').click()"
+    ));
+    session.wait_for(&format!("document.documentElement.lang.startsWith('{lang}')"), "the language switch");
+}
+
+/// A `--task repeat` run (the induction task) of `steps` steps in `root/run`, evaluating
+/// and keeping a snapshot every `every` steps (step 0, the random start, included).
+pub fn repeat_run(root: &Path, steps: usize, every: usize) -> PathBuf {
+    use glassbox::train::{DataSource, NewRun, OptionChanges, ShapeRequest, Trainer};
+    let run = root.join("run");
+    let spec = NewRun {
+        dir: run.clone(),
+        data: DataSource::Task { name: "repeat".into() },
+        shape: ShapeRequest::default(),
+        options: OptionChanges {
+            steps: Some(steps),
+            eval_every: Some(every),
+            keep_checkpoints: Some(true),
+            checkpoint_every: Some(every),
+            ..OptionChanges::default()
+        },
+        overwrite: false,
+    };
+    Trainer::create(spec, &mut |_, _, _| {}).unwrap().run(&mut |_| {}).unwrap();
+    run
+}
