@@ -16,6 +16,7 @@
 //! - [`memory`]: checks before allocations whose size a user chose.
 //! - [`sample`]: sampling and generation with the KV cache.
 //! - [`train`]: data, AdamW, the training loop, checkpoints, built-in tasks.
+//! - [`recurrent`]: the RNN and the LSTM, the transformer's predecessors, for comparison.
 //! - [`inspect`]: trace, explain, logit lens, head detectors, interventions, semantic space.
 //!
 //! The engine never prints and never reads the command line: it returns values and calls
@@ -28,6 +29,7 @@ pub mod io;
 pub mod kernels;
 pub mod memory;
 pub mod model;
+pub mod recurrent;
 pub mod rng;
 pub mod sample;
 #[doc(hidden)]

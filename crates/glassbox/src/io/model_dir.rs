@@ -76,7 +76,12 @@ pub fn load_model_with_tokenizer(dir: &Path) -> Result<(Model, Option<Tokenizer>
 /// tokenizer makes ids the model cannot embed, a smaller one leaves outputs the model can
 /// sample but no text can show.
 pub fn check_tokenizer_fits(dir: &Path, config: &GptConfig, tokenizer: &Tokenizer) -> Result<()> {
-    let (tokens, outputs) = (tokenizer.vocab_size(), config.vocab_size);
+    check_vocab_fits(dir, config.vocab_size, tokenizer)
+}
+
+/// [`check_tokenizer_fits`] for any model with `outputs` tokens (a GPT or a recurrent one).
+pub fn check_vocab_fits(dir: &Path, outputs: usize, tokenizer: &Tokenizer) -> Result<()> {
+    let tokens = tokenizer.vocab_size();
     if tokens != outputs {
         let consequence = if tokens > outputs {
             format!("ids {outputs} to {} would have no embedding", tokens - 1)
@@ -151,7 +156,7 @@ fn params_from_file(config: &GptConfig, file: &SafetensorsReader) -> Result<Para
     Ok(params)
 }
 
-fn check_f32_shape(path: &str, name: &str, info: &TensorInfo, shape: &[usize]) -> Result<()> {
+pub(crate) fn check_f32_shape(path: &str, name: &str, info: &TensorInfo, shape: &[usize]) -> Result<()> {
     if info.dtype != Dtype::F32 {
         return Err(Error::input(format!(
             "{path}: tensor {name} is {}, but glassbox runs float32; save the model with torch_dtype=float32",

@@ -1,19 +1,11 @@
 //! GELU, GPT-2's tanh form (`gelu_new`): the MLP's nonlinearity,
 //! gelu(x) = ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
 
-use super::PARALLEL_MIN;
+use super::{tanh, PARALLEL_MIN};
 use rayon::prelude::*;
 
 const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 const CUBIC: f32 = 0.044_715;
-
-/// tanh(u) = 1 − 2 / (1 + e^{2u}), through the vectorizable [`super::exp`] (libm's tanhf
-/// is a scalar call and made GELU the slowest kernel of a small model). Absolute error
-/// below 1e-7; ±1 beyond |u| ≈ 9.
-#[inline(always)]
-fn tanh(u: f32) -> f32 {
-    1.0 - 2.0 / (1.0 + super::exp(2.0 * u))
-}
 
 #[inline]
 fn gelu(x: f32) -> f32 {

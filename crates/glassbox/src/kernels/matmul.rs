@@ -194,7 +194,45 @@ pub fn matmul_backward(
     let w = weight_view(weight, in_dim, out_dim, layout);
     let w_transposed = View { ptr: w.ptr, row_stride: w.col_stride, col_stride: w.row_stride };
     gemm_into(dinp, in_dim, false, rows, in_dim, out_dim, dout_view, w_transposed);
-    // dW += inpᵀ · dout, written in W's layout.
+    matmul_backward_weight(dweight, dbias, dout, inp, rows, in_dim, out_dim, layout);
+}
+
+/// out[rows, out_dim] += inp[rows, in_dim] · W: a product added to what `out` holds (the
+/// recurrent step adds h_{t−1} · W_hhᵀ to the input's share of the gates).
+pub fn matmul_accumulate(
+    out: &mut [f32],
+    inp: &[f32],
+    weight: &[f32],
+    rows: usize,
+    in_dim: usize,
+    out_dim: usize,
+    layout: WeightLayout,
+) {
+    assert!(out.len() >= rows * out_dim && inp.len() >= rows * in_dim && weight.len() >= in_dim * out_dim);
+    if rows == 0 {
+        return;
+    }
+    let lhs = View { ptr: inp.as_ptr(), row_stride: in_dim as isize, col_stride: 1 };
+    gemm_into(out, out_dim, true, rows, out_dim, in_dim, lhs, weight_view(weight, in_dim, out_dim, layout));
+}
+
+/// The weight half of [`matmul_backward`]: dW += inpᵀ · dout (in W's own layout) and
+/// dbias += Σ_rows dout, for callers that need no dinp (or compute it elsewhere).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_backward_weight(
+    dweight: &mut [f32],
+    dbias: Option<&mut [f32]>,
+    dout: &[f32],
+    inp: &[f32],
+    rows: usize,
+    in_dim: usize,
+    out_dim: usize,
+    layout: WeightLayout,
+) {
+    assert!(dout.len() >= rows * out_dim && inp.len() >= rows * in_dim && dweight.len() >= in_dim * out_dim);
+    if rows == 0 {
+        return;
+    }
     let inp_transposed = View { ptr: inp.as_ptr(), row_stride: 1, col_stride: in_dim as isize };
     let dout_view = View { ptr: dout.as_ptr(), row_stride: out_dim as isize, col_stride: 1 };
     match layout {

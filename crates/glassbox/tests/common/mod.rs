@@ -43,6 +43,18 @@ pub fn conformance_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+/// The recurrent conformance folders (`conformance-rnn/lstm`, `conformance-rnn/rnn`).
+pub fn conformance_rnn_dirs() -> Vec<PathBuf> {
+    let Some(shared) = shared_dir() else {
+        return Vec::new();
+    };
+    let dirs: Vec<PathBuf> = ["lstm", "rnn"].iter().map(|name| shared.join("conformance-rnn").join(name)).collect();
+    for dir in &dirs {
+        assert!(dir.join("config.json").is_file(), "{} is missing", dir.display());
+    }
+    dirs
+}
+
 /// `max|ours − ref| ≤ tol · (1 + max|ref|)`, with a message naming the tensor.
 pub fn assert_close(name: &str, ours: &[f32], reference: &[f32], tol: f32) {
     assert_eq!(ours.len(), reference.len(), "{name}: length differs");
