@@ -29,6 +29,7 @@ pub mod io;
 pub mod kernels;
 pub mod memory;
 pub mod model;
+pub mod net;
 pub mod recurrent;
 pub mod rng;
 pub mod sample;

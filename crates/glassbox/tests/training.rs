@@ -162,8 +162,8 @@ fn a_bpe_vocabulary_is_trained_on_the_text_and_the_tokens_are_cached_for_resume(
     .unwrap();
     assert!(stages.iter().any(|s| s.contains("BPE")), "{stages:?}");
     // at most 300 tokens (training stops early when no pair repeats), the model sized to them
-    assert!((258..=300).contains(&trainer.config.vocab_size), "{}", trainer.config.vocab_size);
-    assert_eq!(trainer.config.vocab_size, trainer.tokenizer.vocab_size());
+    assert!((258..=300).contains(&trainer.config.vocab_size()), "{}", trainer.config.vocab_size());
+    assert_eq!(trainer.config.vocab_size(), trainer.tokenizer.vocab_size());
     trainer.run(&mut |_| {}).unwrap();
     for file in ["vocab.json", "merges.txt", "tokens.u32", "tokens.json"] {
         assert!(run.join(file).is_file(), "{file}");
@@ -193,8 +193,9 @@ fn a_model_directorys_tokenizer_can_be_used_for_new_data() {
     let run = tmp.path().join("run");
     let mut trainer =
         Trainer::create(small_text_run(&run, data, gpt2.to_str().unwrap(), 2), &mut |_, _, _| {}).unwrap();
-    assert_eq!(trainer.config.vocab_size, 50257);
-    assert_eq!(trainer.config.eos_token_id, Some(50256));
+    let config = &trainer.gpt().unwrap().config;
+    assert_eq!(config.vocab_size, 50257);
+    assert_eq!(config.eos_token_id, Some(50256));
     trainer.run(&mut |_| {}).unwrap();
     assert!(run.join("vocab.json").is_file() && run.join("merges.txt").is_file());
 }

@@ -2,12 +2,15 @@
 //! (forward, backward, clipping, AdamW) of a preset shape on a fixed random batch, as
 //! `torch_peer.py train` does, and reports tokens/s, ms/step, model FLOPs utilisation
 //! against the sgemm rate measured at startup, and peak memory. With `--peer PYTHON`, runs
-//! the PyTorch peer on the same shape and thread count and prints the ratio.
+//! the PyTorch peer on the same shape and thread count and prints the ratio. With `--arch
+//! lstm|rnn` it times the recurrent model instead, against `torch_peer.py recurrent`
+//! (`nn.LSTM` / `nn.RNN`).
 
 use crate::output::say;
 use anyhow::Result;
 use glassbox::kernels::matmul::{matmul_forward, WeightLayout};
-use glassbox::model::Params;
+use glassbox::net::{NetConfig, Network};
+use glassbox::recurrent::{Cell, RecurrentConfig};
 use glassbox::rng::Rng;
 use glassbox::train::{AdamW, AdamWConfig, Batch, StepWorkspace};
 use glassbox::{Error, GptConfig};
@@ -20,6 +23,21 @@ pub struct Args {
     /// Model shape: baby (nanoGPT's shakespeare model), gpt2 (124M), gpt2-medium, sorter.
     #[arg(long, default_value = "baby")]
     preset: String,
+    /// gpt, or a recurrent model: lstm or rnn (shape from --layers, --embd, --hidden, --vocab).
+    #[arg(long, default_value = "gpt", value_name = "gpt|lstm|rnn")]
+    arch: String,
+    /// Recurrent layers (--arch lstm|rnn).
+    #[arg(long, default_value_t = 2)]
+    layers: usize,
+    /// Token vector width (--arch lstm|rnn).
+    #[arg(long, default_value_t = 128)]
+    embd: usize,
+    /// State width (--arch lstm|rnn).
+    #[arg(long, default_value_t = 256)]
+    hidden: usize,
+    /// Vocabulary (--arch lstm|rnn; tiny shakespeare's characters).
+    #[arg(long, default_value_t = 65)]
+    vocab: usize,
     /// Sequences per step. [default: 12 for baby, 4 otherwise]
     #[arg(long)]
     batch: Option<usize>,
@@ -39,7 +57,13 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let mut config = GptConfig::preset(&args.preset)?;
-    let batch = args.batch.unwrap_or(if args.preset == "baby" { 12 } else { 4 });
+    let recurrent = match args.arch.as_str() {
+        "gpt" => None,
+        name => Some(Cell::from_name(name).ok_or_else(|| {
+            Error::input(format!("--arch {} is unknown; choose gpt, lstm or rnn", glassbox::error::excerpt(name)))
+        })?),
+    };
+    let batch = args.batch.unwrap_or(if args.preset == "baby" || recurrent.is_some() { 12 } else { 4 });
     let seq = args.block.unwrap_or(64.min(config.n_ctx));
     if batch == 0 || seq == 0 || args.steps == 0 {
         return Err(Error::input("--batch, --block and --steps must be at least 1").into());
@@ -48,29 +72,31 @@ pub fn run(args: Args) -> Result<()> {
         config.n_ctx = seq;
         config.validate()?;
     }
-    StepWorkspace::check_fits(&config, batch, seq)?;
+    let net = match recurrent {
+        None => NetConfig::Gpt(config.clone()),
+        Some(cell) => {
+            let mut c = RecurrentConfig::new(cell, args.vocab, args.embd, args.hidden, args.layers);
+            c.block_size = seq;
+            c.validate()?;
+            NetConfig::Recurrent(c)
+        }
+    };
+    StepWorkspace::check_fits(&net, batch, seq)?;
     let threads = rayon::current_num_threads();
     let peak = measure_sgemm();
     say!("sgemm 1024×1024×1024 (matmul_forward): {:.1} GFLOP/s on {threads} threads", peak / 1e9);
 
-    let mut params = Params::init_random(&config, 0);
+    let mut params = Network::init_random(&net, 0);
     let mut optimizer = AdamW::new(AdamWConfig { beta2: 0.99, ..AdamWConfig::default() }, params.specs());
-    let mut work = StepWorkspace::new(&config, batch, seq);
+    let mut work = StepWorkspace::new(&net, batch);
     // a fixed random batch, as the peer uses
     let mut rng = Rng::new(0);
     let mut data = Batch::new(batch, seq);
-    data.ids.iter_mut().for_each(|id| *id = rng.below(config.vocab_size) as u32);
-    data.targets.iter_mut().for_each(|t| *t = rng.below(config.vocab_size) as i32);
-    let n_params = params.num_elements();
-    say!(
-        "model: {} — {} layers, {} heads, {} dims, vocabulary {} — {:.2}M parameters; batch {batch} × {seq} tokens",
-        args.preset,
-        config.n_layer,
-        config.n_head,
-        config.n_embd,
-        config.vocab_size,
-        n_params as f64 / 1e6
-    );
+    data.ids.iter_mut().for_each(|id| *id = rng.below(net.vocab_size()) as u32);
+    data.targets.iter_mut().for_each(|t| *t = rng.below(net.vocab_size()) as i32);
+    let n_params = params.num_params();
+    let name = if recurrent.is_some() { args.arch.clone() } else { args.preset.clone() };
+    say!("model: {name} — {} — {:.2}M parameters; batch {batch} × {seq} tokens", net.describe(), n_params as f64 / 1e6);
     let mut times = Vec::with_capacity(args.steps);
     let mut last_loss = 0f32;
     for step in 0..args.steps + 3 {
@@ -89,8 +115,14 @@ pub fn run(args: Args) -> Result<()> {
     let tokens_per_s = tokens as f64 / median;
     // model FLOPs (PaLM's count): 6 per parameter in a matrix product per token, plus
     // attention's 12·layers·C·T; position embeddings are a lookup, not a product
-    let matmul_params = (n_params - config.n_ctx * config.n_embd) as f64;
-    let flops_per_token = 6.0 * matmul_params + 12.0 * (config.n_layer * config.n_embd * seq) as f64;
+    let flops_per_token = match &net {
+        NetConfig::Gpt(c) => {
+            let matmul_params = (n_params - c.n_ctx * c.n_embd) as f64;
+            6.0 * matmul_params + 12.0 * (c.n_layer * c.n_embd * seq) as f64
+        }
+        // every parameter but the embedding (a lookup) is in a product, once per token
+        NetConfig::Recurrent(c) => 6.0 * (n_params - c.vocab_size * c.embedding_size) as f64,
+    };
     let achieved = flops_per_token * tokens_per_s;
     let peak_rss = super::bench::peak_rss_bytes();
     say!(
@@ -105,12 +137,12 @@ pub fn run(args: Args) -> Result<()> {
         100.0 * achieved / peak
     );
     say!("peak memory: {:.0} MB", peak_rss as f64 / 1e6);
-    let ours = json!({"engine": "glassbox", "what": "train_step", "preset": args.preset, "params": n_params,
+    let ours = json!({"engine": "glassbox", "what": "train_step", "model": name, "params": n_params,
         "batch": batch, "block": seq, "tokens": tokens, "median_s": median, "tokens_per_s": tokens_per_s,
         "mfu": achieved / peak, "sgemm_gflops": peak / 1e9, "peak_rss_mb": peak_rss as f64 / 1e6, "threads": threads});
     say!("{ours}");
     if let Some(python) = &args.peer {
-        let peer = run_peer(python, args.peer_script.clone(), &config, batch, seq, args.steps, threads)?;
+        let peer = run_peer(python, args.peer_script.clone(), &net, batch, seq, args.steps, threads)?;
         let theirs = peer.get("tokens_per_s").and_then(serde_json::Value::as_f64).unwrap_or(f64::NAN);
         say!("{peer}");
         say!(
@@ -143,7 +175,7 @@ fn measure_sgemm() -> f64 {
 fn run_peer(
     python: &PathBuf,
     script: Option<PathBuf>,
-    config: &GptConfig,
+    config: &NetConfig,
     batch: usize,
     seq: usize,
     steps: usize,
@@ -159,11 +191,19 @@ fn run_peer(
         ))
         .into());
     }
-    let output = std::process::Command::new(python)
-        .arg(&script)
-        .arg("train")
-        .args(["--layers", &config.n_layer.to_string(), "--heads", &config.n_head.to_string()])
-        .args(["--embd", &config.n_embd.to_string(), "--vocab", &config.vocab_size.to_string()])
+    let mut command = std::process::Command::new(python);
+    command.arg(&script);
+    match config {
+        NetConfig::Gpt(c) => command
+            .arg("train")
+            .args(["--layers", &c.n_layer.to_string(), "--heads", &c.n_head.to_string()])
+            .args(["--embd", &c.n_embd.to_string(), "--vocab", &c.vocab_size.to_string()]),
+        NetConfig::Recurrent(c) => command
+            .args(["recurrent", "--cell", c.cell.name(), "--layers", &c.num_layers.to_string()])
+            .args(["--embd", &c.embedding_size.to_string(), "--hidden", &c.hidden_size.to_string()])
+            .args(["--vocab", &c.vocab_size.to_string()]),
+    };
+    let output = command
         .args(["--block", &seq.to_string(), "--batch", &batch.to_string(), "--steps", &steps.to_string()])
         .args(["--threads", &threads.to_string()])
         .output()

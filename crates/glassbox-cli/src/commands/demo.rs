@@ -92,7 +92,7 @@ fn sorter(args: Args) -> Result<()> {
         overwrite: replace,
     };
     let mut trainer = Trainer::create(spec, &mut |_, _, _| {})?;
-    let c = &trainer.config;
+    let c = &trainer.gpt()?.config;
     say!(
         "model: {} layers, {} heads, {} dims, context {}, vocabulary {} ({}) — {} parameters, trained from scratch on {} thread{}\n",
         c.n_layer,
@@ -213,8 +213,8 @@ fn walkthrough(trainer: &Trainer, task: &Task, answer: &[u32], style: &Style) ->
     let prompt = task.parse(WALKTHROUGH)?;
     let full: Vec<u32> = prompt.iter().chain(answer).copied().collect();
     let ids = &full[..task.seq_len()];
-    let params = &trainer.params;
-    let config = &trainer.config;
+    let params = trainer.gpt()?;
+    let config = &params.config;
     let (t_len, c, h) = (ids.len(), config.n_embd, config.n_head);
     let mut acts = Activations::default();
     forward(params, ids, 1, t_len, &mut acts)?;

@@ -82,7 +82,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut trainer = Trainer::create(spec, &mut prep)?;
     spinner.finish();
     let prepared = started.elapsed().as_secs_f64();
-    let c = &trainer.config;
+    let c = &trainer.gpt()?.config;
     let threads = rayon::current_num_threads();
     say!(
         "tokenizer: byte-level BPE of {} tokens, learned from the first 90% of the text ({prepared:.1} s with the tokenizing)",
@@ -106,7 +106,7 @@ pub fn run(args: Args) -> Result<()> {
         ))
     );
     let tokenizer = trainer.tokenizer.clone();
-    say!("  step {:>5}  (random weights)       king ≈ {}", 0, nearest_words(&trainer.params, &tokenizer, "king", 5));
+    say!("  step {:>5}  (random weights)       king ≈ {}", 0, nearest_words(trainer.gpt()?, &tokenizer, "king", 5));
 
     let interrupt = Interrupt::install()?;
     let mut bar = TrainBar::new(&trainer);
@@ -153,7 +153,7 @@ pub fn run(args: Args) -> Result<()> {
         out.display(),
         kept_checkpoint_dir(&out, cadence).parent().unwrap_or(&out).display()
     );
-    report(&trainer.params, &tokenizer, &out, &style)?;
+    report(trainer.gpt()?, &tokenizer, &out, &style)?;
     next_steps(&out, &style);
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! `glassbox train`: trains a GPT from scratch on a text file (`--data`) or a built-in task
+//! `glassbox train`: trains a GPT (or, with `--arch lstm|rnn`, a recurrent network) from scratch on a text file (`--data`) or a built-in task
 //! (`--task`), into a run directory (`--out`) that every other command loads as a model.
 //! Draws a progress bar (step, loss, tokens/s, ETA), prints each evaluation, and with
 //! `--resume` continues a run from its last checkpoint. Ctrl-C or SIGTERM finishes the
@@ -31,19 +31,26 @@ pub struct Args {
     /// or a model directory's tokenizer. [default: char]
     #[arg(long, value_name = "char|bpe:N|gpt2|DIR")]
     tokenizer: Option<String>,
-    /// A model shape by name: baby, sorter, gpt2, gpt2-medium (the vocabulary comes from the
+    /// The architecture: gpt, or the transformer's predecessors lstm and rnn (tanh), trained
+    /// the same way on the same data. [default: gpt]
+    #[arg(long, value_name = "gpt|lstm|rnn")]
+    arch: Option<String>,
+    /// A GPT shape by name: baby, sorter, gpt2, gpt2-medium (the vocabulary comes from the
     /// tokenizer). [default: baby for text, the task's own model for a task]
     #[arg(long)]
     preset: Option<String>,
-    /// Transformer blocks.
+    /// Transformer blocks (or recurrent layers). [default for lstm/rnn: 2]
     #[arg(long)]
     layers: Option<usize>,
-    /// Attention heads per block.
+    /// Attention heads per block (GPT only).
     #[arg(long)]
     heads: Option<usize>,
-    /// Width of the residual stream.
+    /// Width of the residual stream (or of a recurrent model's token vectors).
     #[arg(long)]
     embd: Option<usize>,
+    /// Width of a recurrent model's state h (and c). [default: twice --embd]
+    #[arg(long)]
+    hidden: Option<usize>,
     /// Context length (tokens per training sequence for text).
     #[arg(long)]
     block: Option<usize>,
@@ -122,11 +129,13 @@ pub fn run(args: Args) -> Result<()> {
         }
     };
     let shape = ShapeRequest {
+        arch: args.arch.clone(),
         preset: args.preset.clone(),
         layers: args.layers,
         heads: args.heads,
         embd: args.embd,
         block: args.block,
+        hidden: args.hidden,
     };
     let options = OptionChanges {
         batch: args.batch,
@@ -224,15 +233,7 @@ fn print_header(trainer: &Trainer, resumed: bool) {
     };
     let verb = if resumed { format!("resuming at step {}", trainer.step) } else { "training".into() };
     say!("{verb} on {what} → {}", trainer.dir.display());
-    say!(
-        "model: {} layers, {} heads, {} dims, context {}, vocabulary {} — {} parameters",
-        c.n_layer,
-        c.n_head,
-        c.n_embd,
-        c.n_ctx,
-        c.vocab_size,
-        human(c.num_params() as f64)
-    );
+    say!("model: {} — {} parameters", c.describe(), human(c.num_params() as f64));
     say!(
         "{} steps × {} sequences{} × {} tokens; lr {} → {} (warmup {}), AdamW β ({}, {}), weight decay {}, clip {}; {} threads",
         o.steps,
@@ -284,7 +285,7 @@ fn opening_words(trainer: &Trainer) -> Option<String> {
     let text = head.utf8_chunks().next()?.valid();
     let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
     let words = line.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
-    let fits = |prompt: &str| trainer.tokenizer.encode(prompt).len() <= (trainer.config.n_ctx / 2).max(1);
+    let fits = |prompt: &str| trainer.tokenizer.encode(prompt).len() <= (trainer.config.window() / 2).max(1);
     let mut prompt: String = words.chars().take(24).collect();
     while prompt.chars().count() > 1 && !fits(&prompt) {
         prompt.pop();

@@ -29,12 +29,14 @@ pub struct LstmSteps<'a> {
 }
 
 /// Runs the recurrence over `seq` steps of `rows` sequences from the state (h0, c0) [B, H].
+/// `weight_hh_t` is W_hhᵀ [H, 4H] (a transposed copy: the step's few-row product reads it
+/// in place, where W_hh itself would be repacked at every step).
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_forward(
     steps: LstmSteps,
     h0: &[f32],
     c0: &[f32],
-    weight_hh: &[f32],
+    weight_hh_t: &[f32],
     rows: usize,
     seq: usize,
     hidden_size: usize,
@@ -45,7 +47,7 @@ pub fn lstm_forward(
         let gates_t = &mut steps.gates[t * rows * gate_row..(t + 1) * rows * gate_row];
         let (h_before, h_rest) = steps.hidden.split_at_mut(t * state);
         let h_prev = if t == 0 { h0 } else { &h_before[(t - 1) * state..] };
-        matmul_accumulate(gates_t, h_prev, weight_hh, rows, h, gate_row, WeightLayout::OutIn);
+        matmul_accumulate(gates_t, h_prev, weight_hh_t, rows, h, gate_row, WeightLayout::InOut);
         let (c_before, c_rest) = steps.cell.split_at_mut(t * state);
         let c_prev = if t == 0 { c0 } else { &c_before[(t - 1) * state..] };
         let (c_t, h_t) = (&mut c_rest[..state], &mut h_rest[..state]);

@@ -67,6 +67,8 @@ pub struct RecurrentActivations {
     /// The state the pass started from.
     pub initial: Option<RecurrentState>,
     bias_sum: Vec<f32>,
+    /// W_hhᵀ of the layer being run [H, G·H].
+    weight_hh_t: Vec<f32>,
 }
 
 /// `buffer` at `len` elements (contents left as they are: the caller overwrites them).
@@ -94,6 +96,20 @@ pub fn to_batch_major<T: Copy>(src: &[T], rows: usize, seq: usize, width: usize)
         }
     }
     dst
+}
+
+/// dst [cols, rows] = srcᵀ for src [rows, cols], in tiles that keep both sides in cache.
+fn transpose(src: &[f32], dst: &mut [f32], rows: usize, cols: usize) {
+    const TILE: usize = 32;
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    dst[c * rows + r] = src[r * cols + c];
+                }
+            }
+        }
+    }
 }
 
 /// Checks a batch of ids before a pass.
@@ -154,15 +170,17 @@ pub fn recurrent_forward(
         matmul_forward(gates, input, layer.weight_ih, Some(bias_sum), n, in_dim, gw, WeightLayout::OutIn);
         let h0 = &initial.h[k * rows * h..(k + 1) * rows * h];
         let hidden = sized(&mut out.hidden, n * h);
+        let weight_hh_t = sized(&mut acts.weight_hh_t, gw * h);
+        transpose(layer.weight_hh, weight_hh_t, gw, h);
         match config.cell {
             Cell::Lstm => {
                 let c0 = &initial.c[k * rows * h..(k + 1) * rows * h];
                 out.cell.resize(n * h, 0.0);
                 out.cell_tanh.resize(n * h, 0.0);
                 let steps = LstmSteps { gates, cell: &mut out.cell, cell_tanh: &mut out.cell_tanh, hidden };
-                lstm_forward(steps, h0, c0, layer.weight_hh, rows, seq, h);
+                lstm_forward(steps, h0, c0, weight_hh_t, rows, seq, h);
             }
-            Cell::Rnn => rnn_forward(gates, hidden, h0, layer.weight_hh, rows, seq, h),
+            Cell::Rnn => rnn_forward(gates, hidden, h0, weight_hh_t, rows, seq, h),
         }
     }
     let top = &acts.layers[config.num_layers - 1].hidden;

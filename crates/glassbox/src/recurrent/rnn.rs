@@ -13,11 +13,12 @@ use crate::kernels::tanh;
 
 /// Runs the recurrence: `pre` [T, B, H] holds the input's share of the pre-activation and
 /// receives the whole pre-activation; `hidden` [T, B, H] gets h_t. Starts from h0 [B, H].
+/// `weight_hh_t` is W_hhᵀ (read in place by the few-row product, as for the LSTM).
 pub fn rnn_forward(
     pre: &mut [f32],
     hidden: &mut [f32],
     h0: &[f32],
-    weight_hh: &[f32],
+    weight_hh_t: &[f32],
     rows: usize,
     seq: usize,
     hidden_size: usize,
@@ -27,7 +28,7 @@ pub fn rnn_forward(
         let pre_t = &mut pre[t * state..(t + 1) * state];
         let (before, rest) = hidden.split_at_mut(t * state);
         let h_prev = if t == 0 { h0 } else { &before[(t - 1) * state..] };
-        matmul_accumulate(pre_t, h_prev, weight_hh, rows, hidden_size, hidden_size, WeightLayout::OutIn);
+        matmul_accumulate(pre_t, h_prev, weight_hh_t, rows, hidden_size, hidden_size, WeightLayout::InOut);
         for (h, z) in rest[..state].iter_mut().zip(pre_t.iter()) {
             *h = tanh(*z);
         }

@@ -3,6 +3,8 @@
 //! clip, and take an AdamW step. Pipeline position: the inside of the training loop (and of
 //! `bench train`).
 //!
+//! The model is a GPT or a recurrent network ([`crate::net`]); the step does not care.
+//!
 //! Small models are trained data-parallel: with N worker threads the batch is cut into N
 //! shards, each runs forward and backward on one thread with its own activations and
 //! gradients (tiny matrix products split across threads cost more in synchronisation than
@@ -12,9 +14,8 @@
 
 use super::adamw::{clip_factor, global_norm, AdamW};
 use super::data::Batch;
-use crate::config::GptConfig;
 use crate::error::Result;
-use crate::model::{backward, forward, loss, Activations, Gradients, Params};
+use crate::net::{NetConfig, Network, Passes};
 use rayon::prelude::*;
 
 /// Models up to this many parameters train data-parallel (one shard per thread).
@@ -22,8 +23,7 @@ const DATA_PARALLEL_MAX_PARAMS: usize = 16_000_000;
 
 /// One shard's buffers, and the one-thread pool it runs in (data-parallel only).
 struct Shard {
-    grads: Gradients,
-    acts: Activations,
+    passes: Passes,
     pool: Option<rayon::ThreadPool>,
 }
 
@@ -33,8 +33,8 @@ pub struct StepWorkspace {
 }
 
 impl StepWorkspace {
-    /// Buffers for micro-batches of `rows` sequences of `seq` tokens.
-    pub fn new(config: &GptConfig, rows: usize, seq: usize) -> Self {
+    /// Buffers for micro-batches of `rows` sequences (sized on the first pass).
+    pub fn new(config: &NetConfig, rows: usize) -> Self {
         let threads = rayon::current_num_threads();
         let count = if config.num_params() <= DATA_PARALLEL_MAX_PARAMS { threads.min(rows).max(1) } else { 1 };
         let pools: Option<Vec<rayon::ThreadPool>> = (count > 1)
@@ -43,26 +43,19 @@ impl StepWorkspace {
         let shards = match pools {
             Some(pools) => pools
                 .into_iter()
-                .enumerate()
-                .map(|(i, pool)| Shard {
-                    grads: Gradients::new(config),
-                    acts: Activations::new(config, shard_rows(rows, count, i).len(), seq),
-                    pool: Some(pool),
-                })
+                .map(|pool| Shard { passes: Passes::new(config, true), pool: Some(pool) })
                 .collect(),
-            None => {
-                vec![Shard { grads: Gradients::new(config), acts: Activations::new(config, rows, seq), pool: None }]
-            }
+            None => vec![Shard { passes: Passes::new(config, true), pool: None }],
         };
         StepWorkspace { shards }
     }
 
     /// Fails with a sentence when a step's buffers for micro-batches of `rows` × `seq`, with
     /// the parameters and AdamW's two moments beside them, would not fit in free memory.
-    pub fn check_fits(config: &GptConfig, rows: usize, seq: usize) -> Result<()> {
+    pub fn check_fits(config: &NetConfig, rows: usize, seq: usize) -> Result<()> {
         let params = config.param_count();
-        // activations, and the backward pass's buffers of the same rows (at most as large)
-        let activations = 2 * Activations::float_count(config, rows, seq);
+        // activations, and the backward pass's buffers of the same rows
+        let activations = config.pass_floats(rows, seq);
         let shards = rayon::current_num_threads().clamp(1, rows.max(1)) as u128;
         // weights + AdamW moments, and one gradient per shard
         let floats = 3 * params + shards * params + activations;
@@ -80,22 +73,22 @@ impl StepWorkspace {
 
     /// Starts a step: zeroes the gradients.
     pub fn begin(&mut self) {
-        self.shards.par_iter_mut().for_each(|s| s.grads.zero());
+        self.shards.par_iter_mut().for_each(|s| s.passes.gradients_mut().fill(0.0));
     }
 
     /// Forward pass over `batch`; where the loss is finite, the backward pass adds
     /// `loss_scale` × its gradient. Returns the mean loss over the batch's counted targets.
-    pub fn accumulate(&mut self, params: &Params, batch: &Batch, loss_scale: f32) -> Result<f32> {
+    pub fn accumulate(&mut self, params: &Network, batch: &Batch, loss_scale: f32) -> Result<f32> {
         self.pass(params, batch, Some(loss_scale))
     }
 
     /// The mean loss over `batch` (forward passes only, sharded like a step): evaluation.
-    pub fn loss(&mut self, params: &Params, batch: &Batch) -> Result<f32> {
+    pub fn loss(&mut self, params: &Network, batch: &Batch) -> Result<f32> {
         self.pass(params, batch, None)
     }
 
     /// Forward over every shard and, with a loss scale, backward.
-    fn pass(&mut self, params: &Params, batch: &Batch, loss_scale: Option<f32>) -> Result<f32> {
+    fn pass(&mut self, params: &Network, batch: &Batch, loss_scale: Option<f32>) -> Result<f32> {
         let seq = batch.seq;
         let count = self.shards.len();
         let counted_total = batch.targets.iter().filter(|&&t| t >= 0).count().max(1);
@@ -108,13 +101,12 @@ impl StepWorkspace {
                 let ids = &batch.ids[rows.start * seq..rows.end * seq];
                 let targets = &batch.targets[rows.start * seq..rows.end * seq];
                 let counted = targets.iter().filter(|&&t| t >= 0).count();
-                let Shard { grads, acts, pool } = shard;
+                let Shard { passes, pool } = shard;
                 let mut work = || -> Result<(f32, usize)> {
-                    forward(params, ids, rows.len(), seq, acts)?;
-                    let shard_loss = loss(acts, targets, params.config.vocab_size);
+                    let shard_loss = passes.forward_loss(params, ids, targets, rows.len(), seq)?;
                     if let Some(loss_scale) = loss_scale.filter(|_| shard_loss.is_finite() && counted > 0) {
                         // each shard's mean is over its own targets: weigh it by its share
-                        backward(params, acts, targets, grads, loss_scale * counted as f32 / counted_total as f32);
+                        passes.backward(params, targets, loss_scale * counted as f32 / counted_total as f32);
                     }
                     Ok((shard_loss, counted))
                 };
@@ -138,8 +130,8 @@ impl StepWorkspace {
     pub fn grad_norm(&mut self) -> f32 {
         let (first, rest) = self.shards.split_first_mut().expect("at least one shard");
         if !rest.is_empty() {
-            let sum = first.grads.params.flat_mut();
-            let parts: Vec<&[f32]> = rest.iter_mut().map(|s| &*s.grads.params.flat_mut()).collect();
+            let sum = first.passes.gradients_mut();
+            let parts: Vec<&[f32]> = rest.iter().map(|s| s.passes.gradients()).collect();
             sum.par_chunks_mut(1 << 14).enumerate().for_each(|(block, out)| {
                 let start = block * (1 << 14);
                 for part in &parts {
@@ -147,17 +139,17 @@ impl StepWorkspace {
                 }
             });
         }
-        global_norm(first.grads.params.flat())
+        global_norm(first.passes.gradients())
     }
 
-    /// The summed gradients (after [`grad_norm`](Self::grad_norm)).
-    pub fn gradients(&self) -> &Gradients {
-        &self.shards[0].grads
+    /// The summed gradients, flat (after [`grad_norm`](Self::grad_norm)).
+    pub fn gradients(&self) -> &[f32] {
+        self.shards[0].passes.gradients()
     }
 
     /// Clips the gradients (whose norm is `norm`) to `max_norm` and takes one AdamW step.
-    pub fn apply(&self, params: &mut Params, optimizer: &mut AdamW, norm: f32, lr: f64, max_norm: f32) {
-        optimizer.step(params.flat_mut(), self.gradients().params.flat(), lr, clip_factor(norm, max_norm));
+    pub fn apply(&self, params: &mut Network, optimizer: &mut AdamW, norm: f32, lr: f64, max_norm: f32) {
+        optimizer.step(params.flat_mut(), self.gradients(), lr, clip_factor(norm, max_norm));
     }
 }
 
@@ -173,8 +165,8 @@ mod tests {
 
     #[test]
     fn shards_add_up_to_the_whole_batch() {
-        let config = GptConfig::new(2, 2, 16, 11, 8);
-        let params = Params::init_random(&config, 3);
+        let config = NetConfig::Gpt(crate::GptConfig::new(2, 2, 16, 11, 8));
+        let params = Network::init_random(&config, 3);
         let mut rng = Rng::new(4);
         let mut batch = Batch::new(5, 8);
         batch.ids.iter_mut().for_each(|id| *id = rng.below(11) as u32);
@@ -183,11 +175,11 @@ mod tests {
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| {
-                let mut work = StepWorkspace::new(&config, 5, 8);
+                let mut work = StepWorkspace::new(&config, 5);
                 work.begin();
                 let loss = work.accumulate(&params, &batch, 1.0).unwrap();
                 let norm = work.grad_norm();
-                (work.shards(), loss, norm, work.gradients().params.flat().to_vec())
+                (work.shards(), loss, norm, work.gradients().to_vec())
             })
         };
         let (one, loss1, norm1, grads1) = run(1);

@@ -28,7 +28,7 @@
 
 use crate::config::GptConfig;
 use crate::error::{Error, Result};
-use crate::model::{forward, Activations, Params};
+use crate::net::{Network, Passes};
 use crate::rng::Rng;
 use crate::sample::argmax;
 use crate::tokenizer::{CharTokenizer, Tokenizer};
@@ -63,6 +63,9 @@ pub const TASK_NAMES: [&str; 4] = ["sort", "reverse", "add", "repeat"];
 const REPEAT_PROMPT: usize = 12;
 const REPEAT_ANSWER: usize = 9;
 const REPEAT_PERIODS: std::ops::RangeInclusive<usize> = 2..=9;
+
+/// Prompts per forward pass when measuring accuracy.
+const ACCURACY_ROWS: usize = 256;
 
 impl Task {
     pub fn from_name(name: &str) -> Result<Task> {
@@ -280,9 +283,9 @@ impl Task {
     }
 
     /// Completes each prompt greedily (answer_len tokens), all prompts as one batch.
-    pub fn complete(&self, params: &Params, prompts: &[Vec<u32>], acts: &mut Activations) -> Result<Vec<Vec<u32>>> {
+    pub fn complete(&self, net: &Network, prompts: &[Vec<u32>], passes: &mut Passes) -> Result<Vec<Vec<u32>>> {
         let rows = prompts.len();
-        let v = params.config.vocab_size;
+        let v = net.vocab_size();
         let mut seqs: Vec<Vec<u32>> = prompts.to_vec();
         let mut ids = Vec::with_capacity(rows * self.seq_len());
         for _ in 0..self.answer_len {
@@ -291,22 +294,53 @@ impl Task {
             for s in &seqs {
                 ids.extend_from_slice(s);
             }
-            forward(params, &ids, rows, len, acts)?;
+            let logits = passes.logits(net, &ids, rows, len)?;
             for (r, s) in seqs.iter_mut().enumerate() {
                 let last = (r * len + len - 1) * v;
-                s.push(argmax(&acts.logits[last..last + v]));
+                s.push(argmax(&logits[last..last + v]));
             }
         }
         Ok(seqs.into_iter().map(|s| s[self.prompt_len..].to_vec()).collect())
     }
 
+    /// For each prompt and each answer position, whether the model's top prediction is the
+    /// answer's token when it reads the prompt and the answer so far (one forward pass over
+    /// whole examples, teacher-forced). A greedy completion is exactly right when every
+    /// position of its row is — so this gives the exact-answer accuracy without generating.
+    pub fn answer_hits(&self, net: &Network, prompts: &[Vec<u32>], passes: &mut Passes) -> Result<Vec<Vec<bool>>> {
+        let (rows, seq, v) = (prompts.len(), self.seq_len(), net.vocab_size());
+        let mut ids = vec![0u32; rows * seq];
+        let mut targets = vec![-1i32; rows * seq];
+        for (r, prompt) in prompts.iter().enumerate() {
+            let full: Vec<u32> = prompt.iter().copied().chain(self.answer(prompt)).collect();
+            ids[r * seq..(r + 1) * seq].copy_from_slice(&full[..seq]);
+            for (k, t) in targets[r * seq..(r + 1) * seq].iter_mut().enumerate() {
+                *t = full[k + 1] as i32;
+            }
+        }
+        let logits = passes.logits(net, &ids, rows, seq)?;
+        Ok((0..rows)
+            .map(|r| {
+                (0..self.answer_len)
+                    .map(|j| {
+                        let at = r * seq + self.prompt_len - 1 + j;
+                        argmax(&logits[at * v..(at + 1) * v]) as i32 == targets[at]
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
     /// The fraction of prompts whose greedy completion is exactly the answer.
-    pub fn accuracy(&self, params: &Params, prompts: &[Vec<u32>], acts: &mut Activations) -> Result<f32> {
+    pub fn accuracy(&self, net: &Network, prompts: &[Vec<u32>], passes: &mut Passes) -> Result<f32> {
         if prompts.is_empty() {
             return Ok(0.0);
         }
-        let answers = self.complete(params, prompts, acts)?;
-        let right = prompts.iter().zip(&answers).filter(|(p, a)| self.answer(p) == **a).count();
+        let mut right = 0;
+        // in slices, so a long task's logits for a thousand prompts need not fit at once
+        for chunk in prompts.chunks(ACCURACY_ROWS) {
+            right += self.answer_hits(net, chunk, passes)?.iter().filter(|hits| hits.iter().all(|&h| h)).count();
+        }
         Ok(right as f32 / prompts.len() as f32)
     }
 

@@ -26,8 +26,9 @@ use super::step::StepWorkspace;
 use super::tasks::Task;
 use crate::config::GptConfig;
 use crate::error::{Error, Result};
-use crate::io::{check_target, load_model, save_model, write_dir_atomic};
-use crate::model::{Activations, Params};
+use crate::io::{check_target, write_dir_atomic};
+use crate::net::{NetConfig, Network, Passes};
+use crate::recurrent::{Cell, RecurrentConfig};
 use crate::rng::Rng;
 use crate::tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
@@ -220,31 +221,91 @@ pub enum DataSource {
     Task { name: String },
 }
 
-/// The model's shape as asked for on the command line: a preset and/or single dimensions.
+/// The architectures `--arch` accepts.
+pub const ARCH_NAMES: [&str; 3] = ["gpt", "lstm", "rnn"];
+
+/// The model's shape as asked for on the command line: the architecture, a preset and/or
+/// single dimensions.
 #[derive(Clone, Debug, Default)]
 pub struct ShapeRequest {
+    /// `gpt`, `lstm` or `rnn` (`None`: a new run's GPT, or a resumed run's own).
+    pub arch: Option<String>,
     pub preset: Option<String>,
     pub layers: Option<usize>,
     pub heads: Option<usize>,
     pub embd: Option<usize>,
     pub block: Option<usize>,
+    /// A recurrent model's state width (`--hidden`).
+    pub hidden: Option<usize>,
 }
 
 impl ShapeRequest {
-    /// `base` (or the preset), with the given dimensions, and the tokenizer's vocabulary.
-    pub fn resolve(&self, base: &GptConfig, vocab_size: usize, eos: Option<u32>) -> Result<GptConfig> {
-        let mut config = match &self.preset {
-            Some(name) => GptConfig::preset(name)?,
-            None => base.clone(),
+    /// `base` (or the preset), with the given architecture and dimensions, and the
+    /// tokenizer's vocabulary. A recurrent model made from a GPT's base takes its
+    /// embedding width and window, two layers and a state twice the embedding's width.
+    pub fn resolve(&self, base: &NetConfig, vocab_size: usize, eos: Option<u32>) -> Result<NetConfig> {
+        let arch = self.arch.as_deref().unwrap_or(base.arch());
+        let invalid = |e: Error| Error::input(format!("the model shape is invalid: {e}"));
+        let Some(cell) = Cell::from_name(arch) else {
+            if arch != "gpt" {
+                return Err(Error::input(format!(
+                    "--arch {} is not an architecture glassbox trains; choose one of {}",
+                    crate::error::excerpt(arch),
+                    ARCH_NAMES.join(", ")
+                )));
+            }
+            if self.hidden.is_some() {
+                return Err(Error::input(
+                    "--hidden sets a recurrent model's state width, and this is a GPT (whose width is --embd); drop                      --hidden, or pass --arch lstm or --arch rnn",
+                ));
+            }
+            let mut config = match (&self.preset, base) {
+                (Some(name), _) => GptConfig::preset(name)?,
+                (None, NetConfig::Gpt(c)) => c.clone(),
+                (None, NetConfig::Recurrent(_)) => GptConfig::preset("baby")?,
+            };
+            config.n_layer = self.layers.unwrap_or(config.n_layer);
+            config.n_head = self.heads.unwrap_or(config.n_head);
+            config.n_embd = self.embd.unwrap_or(config.n_embd);
+            config.n_ctx = self.block.unwrap_or(config.n_ctx);
+            config.vocab_size = vocab_size;
+            config.eos_token_id = eos;
+            config.validate().map_err(invalid)?;
+            return Ok(NetConfig::Gpt(config));
         };
-        config.n_layer = self.layers.unwrap_or(config.n_layer);
-        config.n_head = self.heads.unwrap_or(config.n_head);
-        config.n_embd = self.embd.unwrap_or(config.n_embd);
-        config.n_ctx = self.block.unwrap_or(config.n_ctx);
+        for (flag, given) in [("--heads", self.heads.is_some()), ("--preset", self.preset.is_some())] {
+            if given {
+                return Err(Error::input(format!(
+                    "{flag} is a GPT setting, and an {} has no attention heads or GPT presets; drop {flag} (set a                      recurrent model's shape with --layers, --embd and --hidden)",
+                    cell.title()
+                )));
+            }
+        }
+        let mut config = match base {
+            NetConfig::Recurrent(c) => c.clone(),
+            NetConfig::Gpt(c) => RecurrentConfig {
+                cell,
+                vocab_size,
+                embedding_size: c.n_embd,
+                hidden_size: 2 * c.n_embd,
+                num_layers: 2,
+                block_size: c.n_ctx,
+                eos_token_id: eos,
+            },
+        };
+        config.cell = cell;
+        config.num_layers = self.layers.unwrap_or(config.num_layers);
+        config.embedding_size = self.embd.unwrap_or(config.embedding_size);
+        config.hidden_size = self.hidden.unwrap_or(if self.embd.is_some() {
+            2 * config.embedding_size
+        } else {
+            config.hidden_size
+        });
+        config.block_size = self.block.unwrap_or(config.block_size);
         config.vocab_size = vocab_size;
         config.eos_token_id = eos;
-        config.validate().map_err(|e| Error::input(format!("the model shape is invalid: {e}")))?;
-        Ok(config)
+        config.validate().map_err(invalid)?;
+        Ok(NetConfig::Recurrent(config))
     }
 }
 
@@ -320,8 +381,9 @@ pub type Prep<'a> = &'a mut dyn FnMut(&str, usize, usize);
 /// A run in progress.
 pub struct Trainer {
     pub dir: PathBuf,
-    pub config: GptConfig,
-    pub params: Params,
+    pub config: NetConfig,
+    /// The model being trained: a GPT or a recurrent network.
+    pub params: Network,
     pub options: TrainOptions,
     pub data: DataSource,
     pub tokenizer: Tokenizer,
@@ -335,7 +397,7 @@ pub struct Trainer {
     dataset: Dataset,
     optimizer: AdamW,
     work: StepWorkspace,
-    scratch: Activations,
+    scratch: Passes,
     batch: Batch,
     val_batches: Vec<Batch>,
     prompts: Vec<Vec<u32>>,
@@ -351,25 +413,18 @@ fn data_seed(seed: u64) -> u64 {
 }
 
 /// The sequence length a run trains on: the context for text, the example for a task.
-fn sequence_length(config: &GptConfig, task: Option<&Task>) -> Result<usize> {
+fn sequence_length(config: &NetConfig, task: Option<&Task>) -> Result<usize> {
     match task {
-        None => Ok(config.n_ctx),
-        Some(task) if config.n_ctx < task.seq_len() => Err(Error::input(format!(
+        None => Ok(config.window()),
+        Some(task) if config.window() < task.seq_len() => Err(Error::input(format!(
             "--block {} is shorter than the {} task's examples ({} tokens); use --block {} or more",
-            config.n_ctx,
+            config.window(),
             task.name(),
             task.seq_len(),
             task.seq_len()
         ))),
         Some(task) => Ok(task.seq_len()),
     }
-}
-
-fn describe_shape(c: &GptConfig) -> String {
-    format!(
-        "{} layers, {} heads, {} dims, context {}, vocabulary {}",
-        c.n_layer, c.n_head, c.n_embd, c.n_ctx, c.vocab_size
-    )
 }
 
 impl Trainer {
@@ -391,11 +446,11 @@ impl Trainer {
             DataSource::Task { name } => Some(Task::from_name(name)?),
             DataSource::Text { .. } => None,
         };
-        let base = task.as_ref().map_or_else(|| GptConfig::preset("baby"), |t| Ok(t.default_config()))?;
+        let base = NetConfig::Gpt(task.as_ref().map_or_else(|| GptConfig::preset("baby"), |t| Ok(t.default_config()))?);
         let defaults = task.as_ref().map_or_else(TrainOptions::default, TrainOptions::for_task);
         let options = spec.options.new_run(&defaults);
         options.validate()?;
-        spec.shape.resolve(&base, base.vocab_size, None)?;
+        spec.shape.resolve(&base, base.vocab_size(), None)?;
         let (dataset, tokenizer, cache) = match (&spec.data, &task) {
             (_, Some(task)) => (Dataset::Task(task.clone()), task.tokenizer(), None),
             (DataSource::Text { path, tokenizer }, None) => {
@@ -425,7 +480,7 @@ impl Trainer {
             if let (Dataset::Text(data), Some(key)) = (&dataset, &cache) {
                 save_token_cache(dir, key, data)?;
             }
-            let params = Params::init_random(&config, options.seed);
+            let params = Network::init_random(&config, options.seed);
             let rng = Rng::new(data_seed(options.seed));
             let log = RunLog::create(dir)?;
             let mut trainer = Trainer::assemble(
@@ -456,15 +511,28 @@ impl Trainer {
         let meta: RunMeta = serde_json::from_str(&state.run).map_err(|e| {
             Error::input(format!("{}: the run settings in train_state.safetensors are damaged ({e})", dir.display()))
         })?;
-        let config = GptConfig::from_json_str(&meta.config.to_string())?;
-        let asked = request.shape.resolve(&config, config.vocab_size, config.eos_token_id)?;
+        let config = NetConfig::from_json_str(&meta.config.to_string())?;
+        let eos = match &config {
+            NetConfig::Gpt(c) => c.eos_token_id,
+            NetConfig::Recurrent(c) => c.eos_token_id,
+        };
+        if let Some(arch) = request.shape.arch.as_deref().filter(|a| *a != config.arch()) {
+            return Err(Error::input(format!(
+                "{} holds a {} ({}), so --arch {} cannot resume it; drop --arch, or start a new run with another --out",
+                dir.display(),
+                config.arch().to_uppercase(),
+                config.describe(),
+                crate::error::excerpt(arch)
+            )));
+        }
+        let asked = request.shape.resolve(&config, config.vocab_size(), eos)?;
         if asked != config {
             return Err(Error::input(format!(
                 "{} holds a model of {}, but the shape flags ask for {}; a run resumes with its own shape: drop the \
                  shape flags, or start a new run with another --out",
                 dir.display(),
-                describe_shape(&config),
-                describe_shape(&asked)
+                config.describe(),
+                asked.describe()
             )));
         }
         if state.params.len() != config.num_params() {
@@ -507,13 +575,13 @@ impl Trainer {
                 let source = request.data_path.clone().unwrap_or_else(|| path.clone());
                 let tokenizer = Tokenizer::load(dir)?;
                 let data = resume_text(dir, &source, &tokenizer, prep)?;
-                data.check_fits(config.n_ctx, &source)?;
+                data.check_fits(config.window(), &source)?;
                 (Dataset::Text(data), tokenizer, None)
             }
         };
         let seq = sequence_length(&config, task.as_ref())?;
         StepWorkspace::check_fits(&config, options.batch, seq)?;
-        let mut params = Params::zeros(&config);
+        let mut params = Network::zeros(&config);
         params.flat_mut().copy_from_slice(&state.params);
         let log = RunLog::resume(dir, state.step)?;
         let rng = Rng::from_state(state.rng);
@@ -536,9 +604,9 @@ impl Trainer {
         trainer.batches_drawn = state.batches_drawn;
         // A crash between train_state and model.safetensors leaves the model a checkpoint
         // behind: bring it level.
-        let model_agrees = load_model(dir).is_ok_and(|m| m.params.flat() == trainer.params.flat());
+        let model_agrees = Network::load(dir).is_ok_and(|m| m.flat() == trainer.params.flat());
         if !model_agrees {
-            save_model(dir, &trainer.config, &trainer.params)?;
+            trainer.params.save(dir)?;
         }
         Ok(trainer)
     }
@@ -546,8 +614,8 @@ impl Trainer {
     #[allow(clippy::too_many_arguments)]
     fn assemble(
         dir: PathBuf,
-        config: GptConfig,
-        params: Params,
+        config: NetConfig,
+        params: Network,
         options: TrainOptions,
         data: DataSource,
         tokenizer: Tokenizer,
@@ -561,8 +629,8 @@ impl Trainer {
         let prompts = task.as_ref().map_or_else(Vec::new, |t| accuracy_prompts(t, options.accuracy_examples));
         Trainer {
             optimizer: AdamW::new(options.adamw.clone(), params.specs()),
-            work: StepWorkspace::new(&config, options.batch, seq),
-            scratch: Activations::default(),
+            work: StepWorkspace::new(&config, options.batch),
+            scratch: Passes::new(&config, false),
             batch: Batch::new(options.batch, seq),
             dir,
             config,
@@ -736,7 +804,7 @@ impl Trainer {
             None => e,
         };
         save_state(&self.dir, &state, disk).map_err(kept)?;
-        save_model(&self.dir, &self.config, &self.params).map_err(|e| {
+        self.params.save(&self.dir).map_err(|e| {
             Error::failure(format!("{e}; train_state.safetensors holds step {} and --resume restores it", self.step))
         })?;
         if self.options.keep_checkpoints && self.step > 0 {
@@ -748,8 +816,17 @@ impl Trainer {
 
     /// With --keep-checkpoints: the model as it is now, in `checkpoints/step-N/`.
     fn keep_snapshot(&self) -> Result<()> {
-        write_dir_atomic(&kept_checkpoint_dir(&self.dir, self.step), true, |snapshot| {
-            save_model(snapshot, &self.config, &self.params)
+        write_dir_atomic(&kept_checkpoint_dir(&self.dir, self.step), true, |snapshot| self.params.save(snapshot))
+    }
+
+    /// The GPT being trained, or a sentence saying this run trains a recurrent model.
+    pub fn gpt(&self) -> Result<&crate::model::Params> {
+        self.params.gpt().ok_or_else(|| {
+            Error::input(format!(
+                "{} trains an {}, not a GPT; this needs a GPT run",
+                self.dir.display(),
+                self.config.arch().to_uppercase()
+            ))
         })
     }
 
