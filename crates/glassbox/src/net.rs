@@ -51,6 +51,17 @@ impl NetConfig {
         }
     }
 
+    /// "a GPT", "an LSTM" or "an RNN".
+    pub fn title(&self) -> &'static str {
+        match self {
+            NetConfig::Gpt(_) => "a GPT",
+            NetConfig::Recurrent(c) => match c.cell {
+                Cell::Lstm => "an LSTM",
+                Cell::Rnn => "an RNN",
+            },
+        }
+    }
+
     pub fn vocab_size(&self) -> usize {
         match self {
             NetConfig::Gpt(c) => c.vocab_size,

@@ -254,6 +254,44 @@ pub fn generate_within(
     }
 }
 
+/// [`generate_within`] for a recurrent model: the prompt is read once, then each chosen
+/// token is one step from the carried state (h, c) — the recurrent network's "KV cache" is
+/// a fixed-size state, so there is no context to fill and `full_context` does not apply.
+pub fn generate_recurrent(
+    params: &crate::recurrent::RecurrentParams,
+    prompt: &[u32],
+    limits: &Limits,
+    sampler: &mut Sampler,
+    on_token: &mut dyn FnMut(&TokenChoice) -> bool,
+) -> Result<(Vec<u32>, StopReason)> {
+    use crate::recurrent::{final_state, recurrent_forward, RecurrentActivations};
+    if prompt.is_empty() {
+        return Err(Error::input("the prompt is empty; give at least one token"));
+    }
+    let (config, v) = (&params.config, params.config.vocab_size);
+    let mut acts = RecurrentActivations::default();
+    recurrent_forward(params, prompt, 1, prompt.len(), None, &mut acts)?;
+    let mut logits = acts.logits[(prompt.len() - 1) * v..prompt.len() * v].to_vec();
+    let mut produced = Vec::new();
+    while produced.len() < limits.max_new_tokens {
+        let choice = sampler.choose(&logits);
+        produced.push(choice.id);
+        if !on_token(&choice) {
+            return Ok((produced, StopReason::Cancelled));
+        }
+        if Some(choice.id) == limits.end_of_text {
+            return Ok((produced, StopReason::EndOfText));
+        }
+        if produced.len() >= limits.max_new_tokens {
+            break;
+        }
+        let state = final_state(config, &acts);
+        recurrent_forward(params, &[choice.id], 1, 1, Some(&state), &mut acts)?;
+        logits.copy_from_slice(&acts.logits[..v]);
+    }
+    Ok((produced, StopReason::MaxNewTokens))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

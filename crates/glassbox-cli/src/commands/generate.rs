@@ -8,7 +8,7 @@ use super::trace::InterventionArgs;
 use crate::output::{say, say_part};
 use anyhow::Result;
 use glassbox::inspect::intervention::generate_with_edits;
-use glassbox::sample::{generate_within, FullContext, Limits, Sampler, SamplingOptions, TokenChoice};
+use glassbox::sample::{generate_recurrent, generate_within, FullContext, Limits, Sampler, SamplingOptions, TokenChoice};
 use glassbox::tokenizer::{StreamDecoder, Tokenizer};
 use glassbox::Error;
 use std::path::PathBuf;
@@ -77,9 +77,41 @@ pub fn parse_ids(raw: &[String]) -> Result<Vec<u32>, Error> {
         .collect()
 }
 
+/// The model `generate` runs: a GPT, or a recurrent network (no context, no hooks).
+enum Loaded {
+    Gpt(glassbox::io::Model),
+    Recurrent(glassbox::recurrent::files::RecurrentModel),
+}
+
 pub fn run(args: Args) -> Result<()> {
-    let (model, tokenizer) = glassbox::io::load_model_with_tokenizer(&args.model)?;
-    let interventions = args.interventions.parse(&model.config)?;
+    let (model, tokenizer) = match glassbox::recurrent::files::recurrent_cell_of(&args.model) {
+        Some(_) => {
+            let (model, tokenizer) = glassbox::recurrent::files::load_recurrent_with_tokenizer(&args.model)?;
+            (Loaded::Recurrent(model), tokenizer)
+        }
+        None => {
+            let (model, tokenizer) = glassbox::io::load_model_with_tokenizer(&args.model)?;
+            (Loaded::Gpt(model), tokenizer)
+        }
+    };
+    let (model_eos, n_ctx) = match &model {
+        Loaded::Gpt(m) => (m.config.eos_token_id, Some(m.config.n_ctx)),
+        // a recurrent model has a state, not a context: nothing fills up
+        Loaded::Recurrent(m) => (m.config.eos_token_id, None),
+    };
+    let interventions = match &model {
+        Loaded::Gpt(m) => args.interventions.parse(&m.config)?,
+        Loaded::Recurrent(m) if !args.interventions.is_empty() => {
+            return Err(Error::input(format!(
+                "--ablate, --scale and --patch change a GPT's hooks, and {} is a recurrent model ({}), which has none; \
+                 drop them",
+                args.model.display(),
+                m.config.describe()
+            ))
+            .into())
+        }
+        Loaded::Recurrent(_) => Default::default(),
+    };
     let options =
         SamplingOptions { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, seed: args.seed };
     let mut sampler = Sampler::new(options)?;
@@ -97,16 +129,21 @@ pub fn run(args: Args) -> Result<()> {
                 .into())
             }
         },
-        (None, None) => match model.config.eos_token_id.or(tokenizer.as_ref().and_then(Tokenizer::end_of_text)) {
+        (None, None) => match model_eos.or(tokenizer.as_ref().and_then(Tokenizer::end_of_text)) {
             Some(eos) => vec![eos],
             None => return Err(Error::input("give a PROMPT or --ids (this model has no end-of-text token to start from)").into()),
         },
     };
-    glassbox::model::forward::check_ids(&model.params, &prompt, 1, prompt.len())?;
+    match &model {
+        Loaded::Gpt(m) => glassbox::model::forward::check_ids(&m.params, &prompt, 1, prompt.len())?,
+        Loaded::Recurrent(m) => {
+            glassbox::recurrent::network::check_recurrent_ids(&m.config, &prompt, 1, prompt.len())?
+        }
+    }
     if args.max_new_tokens == 0 {
         return Err(Error::input("--max-new-tokens must be at least 1").into());
     }
-    let end_of_text = model.config.eos_token_id.or(tokenizer.as_ref().and_then(Tokenizer::end_of_text));
+    let end_of_text = model_eos.or(tokenizer.as_ref().and_then(Tokenizer::end_of_text));
     let limits = Limits {
         max_new_tokens: args.max_new_tokens,
         end_of_text: if args.ignore_eos { None } else { end_of_text },
@@ -150,17 +187,18 @@ pub fn run(args: Args) -> Result<()> {
         true
     };
     let start = std::time::Instant::now();
-    let (produced, reason) = if interventions.is_empty() {
-        generate_within(&model.params, &prompt, &limits, &mut sampler, &mut emit)?
-    } else {
+    let (produced, reason) = match &model {
+        Loaded::Recurrent(m) => generate_recurrent(&m.params, &prompt, &limits, &mut sampler, &mut emit)?,
+        Loaded::Gpt(m) if interventions.is_empty() => {
+            generate_within(&m.params, &prompt, &limits, &mut sampler, &mut emit)?
+        }
         // the KV cache cannot apply edits: recompute the whole sequence for each token
-        generate_with_edits(&model.params, &prompt, &limits, &mut sampler, &interventions, &mut emit)?
+        Loaded::Gpt(m) => generate_with_edits(&m.params, &prompt, &limits, &mut sampler, &interventions, &mut emit)?,
     };
     let rest = stream.finish();
     let seconds = start.elapsed().as_secs_f64();
     // the first token predicted from a window that no longer holds the whole sequence
-    let n_ctx = model.config.n_ctx;
-    let slid_at = (prompt.len() + produced.len() > n_ctx + 1).then(|| n_ctx + 2 - prompt.len());
+    let slid_at = n_ctx.and_then(|n| (prompt.len() + produced.len() > n + 1).then(|| n + 2 - prompt.len()));
     match args.format {
         Format::Jsonl => {
             say!(
@@ -171,7 +209,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         _ => {
             say!("{rest}");
-            if let Some(k) = slid_at {
+            if let (Some(k), Some(n_ctx)) = (slid_at, n_ctx) {
                 eprintln!(
                     "[the context holds {n_ctx} tokens: from new token {k} on, each was predicted from the last {n_ctx} only (--stop-at-context stops when it is full)]"
                 );

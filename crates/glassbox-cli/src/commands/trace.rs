@@ -35,13 +35,29 @@ pub struct InterventionArgs {
 }
 
 impl InterventionArgs {
+    /// No intervention was asked for.
+    pub fn is_empty(&self) -> bool {
+        self.ablate.is_empty() && self.scale.is_empty() && self.patch.is_empty()
+    }
+
     pub fn parse(&self, config: &glassbox::GptConfig) -> Result<Interventions, Error> {
         Interventions::parse(config, &self.ablate, &self.scale, &self.patch)
     }
 }
 
 /// A model directory and its tokenizer (if it has one), checked to belong together.
+/// A recurrent model is refused with a sentence saying what works on it instead: these
+/// commands read a GPT's hooks (attention, MLP, residual stream), which it does not have.
 pub fn load(dir: &Path) -> Result<(Model, Option<Tokenizer>), Error> {
+    if let Some(cell) = glassbox::recurrent::files::recurrent_cell_of(dir) {
+        return Err(Error::input(format!(
+            "{} is an {} — no attention heads, MLP or residual stream, which this command reads; for a recurrent \
+             model use `glassbox explain` (its gates and states, step by step), `glassbox generate` or `glassbox \
+             serve`",
+            dir.display(),
+            cell.title()
+        )));
+    }
     glassbox::io::load_model_with_tokenizer(dir)
 }
 

@@ -256,7 +256,8 @@ impl ShapeRequest {
             }
             if self.hidden.is_some() {
                 return Err(Error::input(
-                    "--hidden sets a recurrent model's state width, and this is a GPT (whose width is --embd); drop                      --hidden, or pass --arch lstm or --arch rnn",
+                    "--hidden sets a recurrent model's state width, and this is a GPT (whose width is --embd); drop \
+                     --hidden, or pass --arch lstm or --arch rnn",
                 ));
             }
             let mut config = match (&self.preset, base) {
@@ -276,7 +277,8 @@ impl ShapeRequest {
         for (flag, given) in [("--heads", self.heads.is_some()), ("--preset", self.preset.is_some())] {
             if given {
                 return Err(Error::input(format!(
-                    "{flag} is a GPT setting, and an {} has no attention heads or GPT presets; drop {flag} (set a                      recurrent model's shape with --layers, --embd and --hidden)",
+                    "{flag} is a GPT setting, and an {} has no attention heads or GPT presets; drop {flag} (set a \
+                     recurrent model's shape with --layers, --embd and --hidden)",
                     cell.title()
                 )));
             }
@@ -518,9 +520,9 @@ impl Trainer {
         };
         if let Some(arch) = request.shape.arch.as_deref().filter(|a| *a != config.arch()) {
             return Err(Error::input(format!(
-                "{} holds a {} ({}), so --arch {} cannot resume it; drop --arch, or start a new run with another --out",
+                "{} holds {} ({}), so --arch {} cannot resume it; drop --arch, or start a new run with another --out",
                 dir.display(),
-                config.arch().to_uppercase(),
+                config.title(),
                 config.describe(),
                 crate::error::excerpt(arch)
             )));
@@ -823,9 +825,9 @@ impl Trainer {
     pub fn gpt(&self) -> Result<&crate::model::Params> {
         self.params.gpt().ok_or_else(|| {
             Error::input(format!(
-                "{} trains an {}, not a GPT; this needs a GPT run",
+                "{} trains {}, not a GPT; this needs a GPT run",
                 self.dir.display(),
-                self.config.arch().to_uppercase()
+                self.config.title()
             ))
         })
     }
