@@ -29,7 +29,9 @@ enum Command {
     /// meaning`: a GPT reads Shakespeare and its words become a semantic space.
     Demo(commands::demo::Args),
     /// Train a GPT from scratch on a text file or a built-in task.
-    Train(commands::train::Args),
+    Train(Box<commands::train::Args>),
+    /// The transformer beside an LSTM (and an RNN) of the same size: speed, quality, reach.
+    Compare(commands::compare::Args),
     /// Generate text (or ids) from a model directory, streaming tokens as they come.
     Generate(commands::generate::Args),
     /// Show how text becomes tokens: ids, bytes, text, and the BPE merges behind them.
@@ -69,7 +71,8 @@ fn main() {
     }
     let result = match cli.command {
         Command::Demo(args) => commands::demo::run(args),
-        Command::Train(args) => commands::train::run(args),
+        Command::Train(args) => commands::train::run(*args),
+        Command::Compare(args) => commands::compare::run(args),
         Command::Explain(args) => commands::explain::run(args),
         Command::Trace(args) => commands::trace::run(args),
         Command::Lens(args) => commands::lens::run(args),

@@ -114,6 +114,34 @@ impl NetConfig {
     }
 }
 
+/// The recurrent model whose parameter count is closest to `target` for this cell, depth,
+/// token width and vocabulary: the state width H is what is chosen (a GPT and an LSTM
+/// compared "at matched parameters").
+pub fn matched_recurrent(
+    target: u128,
+    cell: Cell,
+    layers: usize,
+    embedding: usize,
+    vocab: usize,
+    block: usize,
+) -> RecurrentConfig {
+    let mut best = RecurrentConfig::new(cell, vocab, embedding, 1, layers);
+    best.block_size = block;
+    let distance = |c: &RecurrentConfig| c.param_count().abs_diff(target);
+    // the count grows with H, so stop once it has passed the target
+    for hidden in 1..=crate::config::MAX_WIDTH {
+        let mut candidate = best.clone();
+        candidate.hidden_size = hidden;
+        if distance(&candidate) < distance(&best) {
+            best = candidate.clone();
+        }
+        if candidate.param_count() > target {
+            break;
+        }
+    }
+    best
+}
+
 /// A model's parameters, of either kind.
 pub enum Network {
     Gpt(Params),
@@ -222,7 +250,14 @@ impl Passes {
     }
 
     /// Forward over `ids` [rows, seq]; the mean loss over `targets` (−1 ignored).
-    pub fn forward_loss(&mut self, net: &Network, ids: &[u32], targets: &[i32], rows: usize, seq: usize) -> Result<f32> {
+    pub fn forward_loss(
+        &mut self,
+        net: &Network,
+        ids: &[u32],
+        targets: &[i32],
+        rows: usize,
+        seq: usize,
+    ) -> Result<f32> {
         match (self, net) {
             (Passes::Gpt { acts, .. }, Network::Gpt(p)) => {
                 forward(p, ids, rows, seq, acts)?;
@@ -240,7 +275,9 @@ impl Passes {
     /// into the gradients.
     pub fn backward(&mut self, net: &Network, targets: &[i32], loss_scale: f32) {
         match (self, net) {
-            (Passes::Gpt { acts, grads: Some(grads) }, Network::Gpt(p)) => backward(p, acts, targets, grads, loss_scale),
+            (Passes::Gpt { acts, grads: Some(grads) }, Network::Gpt(p)) => {
+                backward(p, acts, targets, grads, loss_scale)
+            }
             (Passes::Recurrent { acts, grads: Some(grads) }, Network::Recurrent(p)) => {
                 recurrent_backward(p, acts, targets, grads, loss_scale)
             }
@@ -267,7 +304,13 @@ impl Passes {
 
     /// Forward over `ids` [rows, seq] and every position's logits, [rows, seq, V]
     /// batch-major.
-    pub fn logits(&mut self, net: &Network, ids: &[u32], rows: usize, seq: usize) -> Result<std::borrow::Cow<'_, [f32]>> {
+    pub fn logits(
+        &mut self,
+        net: &Network,
+        ids: &[u32],
+        rows: usize,
+        seq: usize,
+    ) -> Result<std::borrow::Cow<'_, [f32]>> {
         match (self, net) {
             (Passes::Gpt { acts, .. }, Network::Gpt(p)) => {
                 forward(p, ids, rows, seq, acts)?;

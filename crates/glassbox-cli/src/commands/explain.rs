@@ -161,6 +161,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if glassbox::recurrent::files::recurrent_cell_of(&args.model).is_some() {
+        return run_recurrent(args);
+    }
     let (model, tokenizer) = load(&args.model)?;
     let ids = prompt_ids(&model, tokenizer.as_ref(), args.prompt.as_deref(), args.ids.as_deref())?;
     if args.top == 0 {
@@ -481,4 +484,84 @@ pub fn thousands(n: usize) -> String {
         out.push(c);
     }
     out
+}
+
+/// The sequential view of a recurrent model: step after step, what each layer's gates did,
+/// how large c and h became, how much of the step came from h_{t−1}, and how strongly
+/// h_t depends on it; then the next-token prediction.
+fn run_recurrent(args: Args) -> Result<()> {
+    use glassbox::inspect::recurrent_steps::recurrent_steps;
+    let (model, tokenizer) = glassbox::recurrent::files::load_recurrent_with_tokenizer(&args.model)?;
+    if !args.interventions.is_empty() || args.position.is_some() {
+        return Err(Error::input(
+            "--ablate, --scale, --patch and --position follow a GPT's hooks; a recurrent model's walkthrough is every \
+             step in order — drop them",
+        )
+        .into());
+    }
+    if args.top == 0 {
+        return Err(Error::input("--top 0 shows nothing; use 1 or more").into());
+    }
+    let ids = match (&args.ids, &args.prompt, &tokenizer) {
+        (Some(_), Some(_), _) => return Err(Error::input("give either a PROMPT or --ids, not both").into()),
+        (Some(raw), None, _) => super::generate::parse_ids(raw)?,
+        (None, Some(text), Some(t)) => t.encode_checked(text)?,
+        (None, Some(_), None) => {
+            return Err(Error::input(format!(
+                "{} has no tokenizer files, so text cannot be encoded; pass token ids with --ids 1,2,3",
+                args.model.display()
+            ))
+            .into())
+        }
+        (None, None, _) => return Err(Error::input("give a PROMPT or --ids").into()),
+    };
+    let steps = recurrent_steps(&model.params, &ids, args.dims, args.top)?;
+    if args.json {
+        say!("{}", serde_json::json!({"model": model.config.to_json(), "steps": steps}));
+        return Ok(());
+    }
+    let s = Style::stdout();
+    let text = |id: u32| -> String {
+        tokenizer
+            .as_ref()
+            .and_then(|t| t.decode_bytes(&[id]).ok())
+            .map_or_else(|| format!("#{id}"), |b| format!("{:?}", String::from_utf8_lossy(&b)))
+    };
+    let c = &model.config;
+    say!("{}  {}  ·  {} parameters", s.bold(&args.model.display().to_string()), c.describe(), c.num_params());
+    say!(
+        "{}",
+        s.dim(
+            "one step per token, in order: step t needs h from step t − 1 (a transformer reads every position at once)"
+        )
+    );
+    match c.cell {
+        glassbox::recurrent::Cell::Lstm => say!(
+            "{}",
+            s.dim("gates: i = how much is written, f = how much of c is kept, |g| = the candidate, o = how much of c is shown")
+        ),
+        glassbox::recurrent::Cell::Rnn => say!("{}", s.dim("h_t = tanh(W_ih·x_t + b_ih + W_hh·h_{t−1} + b_hh)")),
+    }
+    say!(
+        "{}",
+        s.dim("from h_{t−1}: the old state's share of the step's input; ‖∂h/∂h_{t−1}‖ < 1 means the past fades")
+    );
+    for step in &steps {
+        say!("\n{} {}", s.bold(&format!("step {:>3}", step.position)), text(step.id));
+        for (k, layer) in step.layers.iter().enumerate() {
+            let gates = layer.gates.map_or(String::new(), |[i, f, g, o]| {
+                format!("i {i:.2}  f {f:.2}  |g| {g:.2}  o {o:.2}  ‖c‖ {:>6.2}  ", layer.cell_norm.unwrap_or(0.0))
+            });
+            say!(
+                "  layer {k}: {gates}‖h‖ {:>5.2}  from h_{{t−1}} {:>3.0}%  ‖∂h/∂h_{{t−1}}‖ {:.2}  h {}",
+                layer.hidden_norm,
+                100.0 * layer.recurrent_share,
+                layer.dependence,
+                layer.hidden_head.iter().map(|v| format!("{v:+.2}")).collect::<Vec<_>>().join(" ")
+            );
+        }
+        let next: Vec<String> = step.top.iter().map(|&(id, p)| format!("{} {:.1}%", text(id), 100.0 * p)).collect();
+        say!("  next: {}", next.join(", "));
+    }
+    Ok(())
 }

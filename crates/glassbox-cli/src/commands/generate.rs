@@ -8,7 +8,9 @@ use super::trace::InterventionArgs;
 use crate::output::{say, say_part};
 use anyhow::Result;
 use glassbox::inspect::intervention::generate_with_edits;
-use glassbox::sample::{generate_recurrent, generate_within, FullContext, Limits, Sampler, SamplingOptions, TokenChoice};
+use glassbox::sample::{
+    generate_recurrent, generate_within, FullContext, Limits, Sampler, SamplingOptions, TokenChoice,
+};
 use glassbox::tokenizer::{StreamDecoder, Tokenizer};
 use glassbox::Error;
 use std::path::PathBuf;
@@ -136,9 +138,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     match &model {
         Loaded::Gpt(m) => glassbox::model::forward::check_ids(&m.params, &prompt, 1, prompt.len())?,
-        Loaded::Recurrent(m) => {
-            glassbox::recurrent::network::check_recurrent_ids(&m.config, &prompt, 1, prompt.len())?
-        }
+        Loaded::Recurrent(m) => glassbox::recurrent::network::check_recurrent_ids(&m.config, &prompt, 1, prompt.len())?,
     }
     if args.max_new_tokens == 0 {
         return Err(Error::input("--max-new-tokens must be at least 1").into());

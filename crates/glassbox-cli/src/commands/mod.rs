@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_trace;
 pub mod bench_train;
+pub mod compare;
 pub mod convert;
 pub mod demo;
 pub mod demo_meaning;

@@ -52,8 +52,7 @@ pub fn load(dir: &Path) -> Result<(Model, Option<Tokenizer>), Error> {
     if let Some(cell) = glassbox::recurrent::files::recurrent_cell_of(dir) {
         return Err(Error::input(format!(
             "{} is an {} — no attention heads, MLP or residual stream, which this command reads; for a recurrent \
-             model use `glassbox explain` (its gates and states, step by step), `glassbox generate` or `glassbox \
-             serve`",
+             model use `glassbox explain` (its gates and states, step by step) or `glassbox generate`",
             dir.display(),
             cell.title()
         )));

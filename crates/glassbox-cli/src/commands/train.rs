@@ -24,7 +24,8 @@ pub struct Args {
     /// A UTF-8 text file to train on: the first 90% trains, the last 10% validates.
     #[arg(long, conflicts_with = "task", value_name = "FILE")]
     data: Option<PathBuf>,
-    /// A built-in task instead of a file: sort, reverse, add or repeat.
+    /// A built-in task instead of a file: sort, reverse, add, repeat, or the reach tests
+    /// copy[:N] (copy N letters, default 16) and recall[:N] (N key–value pairs, default 8).
     #[arg(long, value_name = "NAME")]
     task: Option<String>,
     /// How --data becomes tokens: char, bpe:N (train N tokens on the training split), gpt2,
@@ -57,7 +58,7 @@ pub struct Args {
     /// Sequences per micro-batch. [default: 12 for text, 64 for a task]
     #[arg(long)]
     batch: Option<usize>,
-    /// Optimizer steps. [default: 2000 for text; sort 600, reverse 1500, add 4000, repeat 1500]
+    /// Optimizer steps. [default: 2000 for text; sort 600, reverse 1500, add 4000, repeat 1500, copy 1500, recall 3000]
     #[arg(long)]
     steps: Option<usize>,
     /// Peak learning rate. [default: 1e-3 for text, 3e-3 for a task]
@@ -113,7 +114,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let nothing = || -> anyhow::Error {
-        Error::input("nothing to train on: give --data FILE.txt (a text file) or --task sort|reverse|add|repeat").into()
+        Error::input(
+            "nothing to train on: give --data FILE.txt (a text file) or --task sort|reverse|add|repeat|copy|recall",
+        )
+        .into()
     };
     if !args.resume && args.data.is_none() && args.task.is_none() {
         return Err(nothing());
@@ -227,7 +231,7 @@ fn print_header(trainer: &Trainer, resumed: bool) {
     let c = &trainer.config;
     let o = &trainer.options;
     let what = match (&trainer.task, &trainer.data) {
-        (Some(task), _) => format!("the {} task: {}", task.name(), task.describe()),
+        (Some(task), _) => format!("the {} task: {}", task.spec(), task.describe()),
         (None, DataSource::Text { path, .. }) => format!("{} ({})", path.display(), trainer.tokenizer.describe()),
         (None, DataSource::Task { name }) => name.clone(),
     };
@@ -254,15 +258,7 @@ fn print_header(trainer: &Trainer, resumed: bool) {
 fn print_next_steps(trainer: &Trainer) {
     let (glassbox, dir) = (super::program(), super::shell_word(&trainer.dir.display().to_string()));
     let (prompt, length) = match &trainer.task {
-        Some(task) => {
-            let example = match task.name() {
-                "sort" => "CBABBC",
-                "reverse" => "ABCDEFGH",
-                "add" => "123+456=",
-                _ => "^abcdabcdabc",
-            };
-            (Some(example.to_string()), format!("{} --temperature 0", task.answer_len))
-        }
+        Some(task) => (Some(task.render(&task.example_prompt())), format!("{} --temperature 0", task.answer_len)),
         None => (opening_words(trainer), "200".to_string()),
     };
     match prompt.map(|p| super::shell_word(&p)) {

@@ -23,7 +23,7 @@ pub mod tasks;
 pub mod trainer;
 
 pub use adamw::{clip_factor, global_norm, AdamW, AdamWConfig};
-pub use data::{Batch, Dataset, TextData, TokenizerSpec};
+pub use data::{accuracy_prompts, Batch, Dataset, TextData, TokenizerSpec};
 pub use schedule::LrSchedule;
 pub use step::StepWorkspace;
 pub use tasks::{Task, TaskKind, TASK_NAMES};

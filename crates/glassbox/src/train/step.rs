@@ -41,10 +41,9 @@ impl StepWorkspace {
             .then(|| (0..count).map(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().ok()).collect())
             .flatten();
         let shards = match pools {
-            Some(pools) => pools
-                .into_iter()
-                .map(|pool| Shard { passes: Passes::new(config, true), pool: Some(pool) })
-                .collect(),
+            Some(pools) => {
+                pools.into_iter().map(|pool| Shard { passes: Passes::new(config, true), pool: Some(pool) }).collect()
+            }
             None => vec![Shard { passes: Passes::new(config, true), pool: None }],
         };
         StepWorkspace { shards }

@@ -39,6 +39,8 @@ pub enum TaskKind {
     Reverse,
     Add,
     Repeat,
+    Copy,
+    Recall,
 }
 
 /// A built-in task: its vocabulary, the lengths of prompt and answer, and how to make and
@@ -54,8 +56,22 @@ pub struct Task {
     pub answer_len: usize,
 }
 
-/// Names accepted by `--task`.
-pub const TASK_NAMES: [&str; 4] = ["sort", "reverse", "add", "repeat"];
+/// Names accepted by `--task` (`copy` and `recall` also as `copy:N`, `recall:N`).
+pub const TASK_NAMES: [&str; 6] = ["sort", "reverse", "add", "repeat", "copy", "recall"];
+
+/// `copy`'s letters after the separator `|` (id 0).
+const COPY_ALPHABET: &str = "|abcdefgh";
+/// `recall`'s symbols: the query mark `?` (id 0), 16 key letters (keys are two of them:
+/// 256 keys), then the ten digit values.
+const RECALL_ALPHABET: &str = "?ABCDEFGHIJKLMNOP0123456789";
+const RECALL_KEY_LETTERS: u32 = 16;
+/// `copy` without a length copies this many letters; `recall` without a count has this
+/// many pairs.
+const COPY_DEFAULT: usize = 16;
+const RECALL_DEFAULT: usize = 8;
+/// The largest `copy:N` and `recall:N`.
+const COPY_MAX: usize = 1024;
+const RECALL_MAX: usize = 200;
 
 /// `repeat`: an example is the marker and 20 letters; an accuracy prompt shows the marker
 /// and 11 letters (a full pass and two letters more for the longest segment), the answer
@@ -70,11 +86,37 @@ const ACCURACY_ROWS: usize = 256;
 impl Task {
     pub fn from_name(name: &str) -> Result<Task> {
         let task = |kind, alphabet, prompt_len, answer_len| Task { kind, alphabet, prompt_len, answer_len };
-        Ok(match name {
+        let (base, size_text) = match name.split_once(':') {
+            Some((base, size)) => (base, Some(size)),
+            None => (name, None),
+        };
+        let size = |default: usize, max: usize| -> Result<usize> {
+            let Some(text) = size_text else { return Ok(default) };
+            text.parse::<usize>().ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| {
+                Error::input(format!(
+                    "--task {}: the size after ':' must be a whole number from 1 to {max} (e.g. {base}:{default})",
+                    crate::error::excerpt(name)
+                ))
+            })
+        };
+        Ok(match base {
+            "sort" | "reverse" | "add" | "repeat" if size_text.is_some() => {
+                return Err(Error::input(format!(
+                    "--task {base} has a fixed size; only copy:N and recall:N take one (drop ':…')"
+                )))
+            }
             "sort" => task(TaskKind::Sort, "ABC", 6, 6),
             "reverse" => task(TaskKind::Reverse, "ABCDEFGH", 8, 8),
             "add" => task(TaskKind::Add, "0123456789+=", 8, 4),
             "repeat" => task(TaskKind::Repeat, "^abcdefghijklmnopqrstuvwxyz", REPEAT_PROMPT, REPEAT_ANSWER),
+            "copy" => {
+                let n = size(COPY_DEFAULT, COPY_MAX)?;
+                task(TaskKind::Copy, COPY_ALPHABET, n + 1, n)
+            }
+            "recall" => {
+                let pairs = size(RECALL_DEFAULT, RECALL_MAX)?;
+                task(TaskKind::Recall, RECALL_ALPHABET, 3 * pairs + 3, 1)
+            }
             _ => {
                 return Err(Error::input(format!(
                     "unknown task '{}'; choose one of {} (or pass --data FILE to train on text)",
@@ -91,6 +133,40 @@ impl Task {
             TaskKind::Reverse => "reverse",
             TaskKind::Add => "add",
             TaskKind::Repeat => "repeat",
+            TaskKind::Copy => "copy",
+            TaskKind::Recall => "recall",
+        }
+    }
+
+    /// The name `--task` takes for exactly this task (`copy:32`).
+    pub fn spec(&self) -> String {
+        match self.kind {
+            TaskKind::Copy => format!("copy:{}", self.answer_len),
+            TaskKind::Recall => format!("recall:{}", self.recall_pairs()),
+            _ => self.name().to_string(),
+        }
+    }
+
+    /// `recall`: how many key–value pairs a prompt lists.
+    fn recall_pairs(&self) -> usize {
+        (self.prompt_len - 3) / 3
+    }
+
+    /// How far back the token a `copy` or `recall` answer needs lies from where it is
+    /// predicted (tokens): `copy` N letters → N + 1 for every letter; `recall` → three
+    /// per pair between the queried pair's value and the query's end. `None` for the
+    /// other tasks.
+    pub fn recall_distance(&self, prompt: &[u32]) -> Option<usize> {
+        match self.kind {
+            TaskKind::Copy => Some(self.answer_len + 1),
+            TaskKind::Recall => {
+                let pairs = self.recall_pairs();
+                let query = &prompt[3 * pairs + 1..3 * pairs + 3];
+                let i = (0..pairs).find(|&i| prompt[3 * i..3 * i + 2] == *query)?;
+                // the value at 3i + 2 is read at the last prompt position, 3·pairs + 2
+                Some(3 * (pairs - i))
+            }
+            _ => None,
         }
     }
 
@@ -102,6 +178,21 @@ impl Task {
             TaskKind::Reverse => "ABCDEFGH",
             TaskKind::Add => "123+456=",
             TaskKind::Repeat => "^abcdabcdabc",
+            TaskKind::Copy => {
+                return (0..self.answer_len).map(|i| 1 + (i % 8) as u32).chain([0]).collect();
+            }
+            TaskKind::Recall => {
+                // keys AB, CD, EF, … with values 1, 2, 3, …; the query asks for the first
+                let pairs = self.recall_pairs();
+                let mut prompt = Vec::with_capacity(self.prompt_len);
+                for i in 0..pairs {
+                    let key = i as u32 * 7 % (RECALL_KEY_LETTERS * RECALL_KEY_LETTERS);
+                    prompt.extend([1 + key / RECALL_KEY_LETTERS, 1 + key % RECALL_KEY_LETTERS]);
+                    prompt.push(1 + RECALL_KEY_LETTERS + (i as u32 + 1) % 10);
+                }
+                prompt.extend([0, prompt[0], prompt[1]]);
+                return prompt;
+            }
         };
         self.parse(text).expect("the example is a well-formed prompt")
     }
@@ -120,6 +211,8 @@ impl Task {
             TaskKind::Reverse => "reverse eight letters from A–H (ABCDEFGH → HGFEDCBA)",
             TaskKind::Add => "add two three-digit numbers (123+456= → 0579)",
             TaskKind::Repeat => "continue a repeating segment of 2–9 letters (^abcdabcdabc → dabcdabcd): induction",
+            TaskKind::Copy => "copy a random string of letters a–h after the separator (abca| → abca): reach",
+            TaskKind::Recall => "recall the value of a queried key from key–value pairs (AB3CD7?CD → 7): reach",
         }
     }
 
@@ -148,7 +241,7 @@ impl Task {
         let (layers, heads, embd) = match self.kind {
             TaskKind::Sort | TaskKind::Reverse => (3, 3, 48),
             TaskKind::Add => (4, 4, 64),
-            TaskKind::Repeat => (2, 4, 64),
+            TaskKind::Repeat | TaskKind::Copy | TaskKind::Recall => (2, 4, 64),
         };
         GptConfig::new(layers, heads, embd, self.vocab_size(), self.seq_len())
     }
@@ -176,6 +269,13 @@ impl Task {
                 let (letters, period) = (&prompt[repeat_start(prompt)..], repeat_period(prompt));
                 (letters.len()..letters.len() + self.answer_len).map(|i| letters[i % period]).collect()
             }
+            TaskKind::Copy => prompt[..self.answer_len].to_vec(),
+            TaskKind::Recall => {
+                let pairs = self.recall_pairs();
+                let query = &prompt[3 * pairs + 1..3 * pairs + 3];
+                let value = (0..pairs).find(|&i| prompt[3 * i..3 * i + 2] == *query).map_or(0, |i| prompt[3 * i + 2]);
+                vec![value]
+            }
         }
     }
 
@@ -190,6 +290,31 @@ impl Task {
                 let mut p: Vec<u32> = (0..8).map(|_| rng.below(10) as u32).collect();
                 p[3] = 10; // '+'
                 p[7] = 11; // '='
+                p
+            }
+            TaskKind::Copy => {
+                let mut p: Vec<u32> = (0..self.answer_len).map(|_| 1 + rng.below(8) as u32).collect();
+                p.push(0);
+                p
+            }
+            TaskKind::Recall => {
+                // distinct two-letter keys, each with a digit; then ? and one of the keys
+                let pairs = self.recall_pairs();
+                let keys_total = (RECALL_KEY_LETTERS * RECALL_KEY_LETTERS) as usize;
+                let mut keys: Vec<u32> = Vec::with_capacity(pairs);
+                while keys.len() < pairs {
+                    let key = rng.below(keys_total) as u32;
+                    if !keys.contains(&key) {
+                        keys.push(key);
+                    }
+                }
+                let mut p = Vec::with_capacity(self.prompt_len);
+                for &key in &keys {
+                    p.extend([1 + key / RECALL_KEY_LETTERS, 1 + key % RECALL_KEY_LETTERS]);
+                    p.push(1 + RECALL_KEY_LETTERS + rng.below(10) as u32);
+                }
+                let asked = keys[rng.below(pairs)];
+                p.extend([0, 1 + asked / RECALL_KEY_LETTERS, 1 + asked % RECALL_KEY_LETTERS]);
                 p
             }
             TaskKind::Repeat => loop {

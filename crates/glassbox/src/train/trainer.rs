@@ -100,6 +100,7 @@ impl TrainOptions {
             "sort" => 600,
             "reverse" => 1500,
             "add" => 4000,
+            "recall" => 3000,
             _ => 1500,
         };
         TrainOptions {
@@ -298,11 +299,8 @@ impl ShapeRequest {
         config.cell = cell;
         config.num_layers = self.layers.unwrap_or(config.num_layers);
         config.embedding_size = self.embd.unwrap_or(config.embedding_size);
-        config.hidden_size = self.hidden.unwrap_or(if self.embd.is_some() {
-            2 * config.embedding_size
-        } else {
-            config.hidden_size
-        });
+        config.hidden_size =
+            self.hidden.unwrap_or(if self.embd.is_some() { 2 * config.embedding_size } else { config.hidden_size });
         config.block_size = self.block.unwrap_or(config.block_size);
         config.vocab_size = vocab_size;
         config.eos_token_id = eos;
