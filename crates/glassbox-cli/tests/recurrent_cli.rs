@@ -9,12 +9,21 @@ mod common;
 use common::glassbox;
 use serde_json::Value;
 
+/// The tests of this file one at a time: the comparison times training, and the other
+/// tests would share its cores.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]
 fn an_lstm_trains_on_a_task_resumes_and_generates() {
+    let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("lstm");
     let run_arg = run.to_str().unwrap();
@@ -45,6 +54,7 @@ fn an_lstm_trains_on_a_task_resumes_and_generates() {
 
 #[test]
 fn gpt_only_flags_and_commands_are_refused_with_a_sentence() {
+    let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("rnn");
     let run_arg = run.to_str().unwrap();
@@ -74,6 +84,7 @@ fn gpt_only_flags_and_commands_are_refused_with_a_sentence() {
 
 #[test]
 fn compare_measures_the_gpt_faster_and_reaching_further_than_the_lstm() {
+    let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("compare");
     let out = glassbox(&[
