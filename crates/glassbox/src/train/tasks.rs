@@ -204,15 +204,29 @@ impl Task {
         (run["data"]["kind"] == "task").then(|| Task::from_name(run["data"]["name"].as_str()?).ok())?
     }
 
-    /// A one-line description for people.
-    pub fn describe(&self) -> &'static str {
+    /// A one-line description for people, with the task's example.
+    pub fn describe(&self) -> String {
+        let example = || {
+            let prompt = self.example_prompt();
+            format!("({} → {})", self.render(&prompt), self.render(&self.answer(&prompt)))
+        };
         match self.kind {
-            TaskKind::Sort => "sort six letters from {A, B, C} (CBABBC → ABBBCC)",
-            TaskKind::Reverse => "reverse eight letters from A–H (ABCDEFGH → HGFEDCBA)",
-            TaskKind::Add => "add two three-digit numbers (123+456= → 0579)",
-            TaskKind::Repeat => "continue a repeating segment of 2–9 letters (^abcdabcdabc → dabcdabcd): induction",
-            TaskKind::Copy => "copy a random string of letters a–h after the separator (abca| → abca): reach",
-            TaskKind::Recall => "recall the value of a queried key from key–value pairs (AB3CD7?CD → 7): reach",
+            TaskKind::Sort => "sort six letters from {A, B, C} (CBABBC → ABBBCC)".into(),
+            TaskKind::Reverse => "reverse eight letters from A–H (ABCDEFGH → HGFEDCBA)".into(),
+            TaskKind::Add => "add two three-digit numbers (123+456= → 0579)".into(),
+            TaskKind::Repeat => {
+                "continue a repeating segment of 2–9 letters (^abcdabcdabc → dabcdabcd): induction".into()
+            }
+            TaskKind::Copy => format!(
+                "copy a random string of {} letters from a–h after the separator {}: reach",
+                self.answer_len,
+                example()
+            ),
+            TaskKind::Recall => format!(
+                "recall the value of the queried key among {} key–value pairs {}: reach",
+                self.recall_pairs(),
+                example()
+            ),
         }
     }
 
@@ -524,6 +538,32 @@ mod tests {
             let shown = format!("({} → {})", task.render(&prompt), task.render(&task.answer(&prompt)));
             assert!(task.describe().contains(&shown), "{name}: {shown} in {}", task.describe());
         }
+    }
+
+    #[test]
+    fn copy_and_recall_take_a_size_and_know_their_distances() {
+        let copy = Task::from_name("copy:5").unwrap();
+        assert_eq!((copy.prompt_len, copy.answer_len, copy.seq_len()), (6, 5, 10));
+        let p = copy.parse("hgfab|").unwrap();
+        assert_eq!(copy.render(&copy.answer(&p)), "hgfab");
+        assert_eq!(copy.recall_distance(&p), Some(6));
+        let recall = Task::from_name("recall:3").unwrap();
+        let p = recall.parse("AB3CD7EF1?CD").unwrap();
+        assert_eq!(recall.render(&recall.answer(&p)), "7");
+        // CD's value sits at 5, the query ends at 11: six tokens back
+        assert_eq!(recall.recall_distance(&p), Some(6));
+        let mut rng = Rng::new(5);
+        for _ in 0..50 {
+            let p = recall.prompt(&mut rng, false);
+            let keys: Vec<&[u32]> = (0..3).map(|i| &p[3 * i..3 * i + 2]).collect();
+            assert!(keys.iter().all(|k| keys.iter().filter(|o| *o == k).count() == 1), "distinct keys");
+            assert!(keys.contains(&&p[10..12]), "the query is one of the keys");
+        }
+        for bad in ["copy:0", "copy:x", "recall:201", "sort:3"] {
+            let err = Task::from_name(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
+        assert_eq!(Task::from_name("copy").unwrap().spec(), "copy:16");
     }
 
     #[test]
