@@ -1,8 +1,8 @@
 //! The transformer's predecessors from the command line: `train --arch lstm|rnn`, their
 //! run directories (PyTorch's names, resumable), `generate` on them, the refusals of
 //! GPT-only flags and commands, and `glassbox compare` on small settings — asserting what
-//! the notes claim, as measured: at matched parameters the GPT trains more tokens per
-//! second than the LSTM, and copies a string the LSTM cannot.
+//! it measures: at matched parameters the GPT copies a string the LSTM cannot, and the
+//! LSTM's forward time grows with the sequence, step after step.
 
 mod common;
 
@@ -83,7 +83,7 @@ fn gpt_only_flags_and_commands_are_refused_with_a_sentence() {
 }
 
 #[test]
-fn compare_measures_the_gpt_faster_and_reaching_further_than_the_lstm() {
+fn compare_measures_the_gpt_reaching_further_than_the_lstm() {
     let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("compare");
@@ -96,16 +96,23 @@ fn compare_measures_the_gpt_faster_and_reaching_further_than_the_lstm() {
         "--reach-steps",
         "300",
         "--forward-lengths",
-        "16,64",
+        "16,256",
         "--out",
         out_dir.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let report: Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("compare.json")).unwrap()).unwrap();
-    // (a) at matched parameters (the baby GPT's shape), the GPT trains more tokens per second
+    // (a) both train at matched parameters, and each step of the LSTM's forward pass waits
+    // for the one before: its time grows with the sequence. (The notes' claim that the GPT
+    // trains faster is not what this 2-core CPU shows at this shape — the two are level
+    // within the noise of a shared machine, see README — so no order is asserted.)
     let speed = &report["speed"]["train_tokens_per_s"];
     let (gpt, lstm) = (speed["gpt"].as_f64().unwrap(), speed["lstm"].as_f64().unwrap());
-    assert!(gpt > lstm, "training tokens/s: GPT {gpt:.0}, LSTM {lstm:.0}");
+    assert!(gpt > 0.0 && lstm > 0.0, "training tokens/s: GPT {gpt:.0}, LSTM {lstm:.0}");
+    let forward = &report["speed"]["forward_ms"]["lstm"];
+    let (short, long) = (forward[0]["ms"].as_f64().unwrap(), forward[1]["ms"].as_f64().unwrap());
+    assert_eq!((forward[0]["T"].as_f64(), forward[1]["T"].as_f64()), (Some(16.0), Some(256.0)));
+    assert!(long > 2.0 * short, "16 × the steps take {long:.2} ms against {short:.2} ms");
     // (b) copying 24 letters: the GPT does, the LSTM of the same size does not
     let letters = |arch: &str| report["reach"][arch]["runs"][0]["letter_accuracy"].as_f64().unwrap();
     assert!(letters("gpt") >= 0.9, "GPT copies {:.3} of the letters", letters("gpt"));

@@ -355,6 +355,7 @@ const PAGES = [
   ["/playground", "nav_playground"],
   ["/space", "nav_space"],
   ["/training", "nav_training"],
+  ["/why", "nav_why"],
   ["/api-docs", "nav_api"],
 ];
 const LOGO = `<svg viewBox="0 0 24 24" fill="none" aria-hidden="true"><rect x="2.5" y="2.5" width="19" height="19" rx="5" stroke="#1d1c22" stroke-width="2"/><rect x="6" y="6" width="4" height="4" rx="1" fill="#c77a12"/><rect x="14" y="6" width="4" height="4" rx="1" fill="#6a4fd0"/><rect x="6" y="14" width="4" height="4" rx="1" fill="#6a4fd0"/><rect x="14" y="14" width="4" height="4" rx="1" fill="#c8443b"/></svg>`;
@@ -410,3 +411,102 @@ export async function setupPage(active, opts = {}) {
   }
   return model;
 }
+
+// ---------- line charts (the training curves, the comparison) ----------
+/** Round numbers between lo and hi, about n of them. */
+function niceTicks(lo, hi, n) {
+  const span = hi - lo || 1;
+  const raw = span / n, mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) || raw;
+  const out = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) out.push(Math.round(v));
+  return out;
+}
+
+/** Round tick values covering [lo, hi]: multiples of 1, 2 or 5 × a power of ten. */
+function niceValues(lo, hi, n) {
+  const span = hi - lo || Math.abs(hi) || 1;
+  const raw = span / n, mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) || raw;
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  const out = [];
+  for (let k = Math.floor(lo / step); k * step <= hi + step * 1e-9; k++) out.push(Number((k * step).toFixed(decimals)));
+  if (out[0] > lo) out.unshift(Number((out[0] - step).toFixed(decimals)));
+  if (out.at(-1) < hi) out.push(Number((out.at(-1) + step).toFixed(decimals)));
+  return { ticks: out, decimals };
+}
+
+/** A line chart (SVG in a div) of `lines` [{label, color, points: [[x, y]…], dots?, dash?}],
+ *  with round ticks, optional log y, axis titles and a tooltip reading the nearest points. */
+export function lineChart(id, W, H, lines, opts = {}) {
+  const pad = { l: opts.yTitle ? 62 : 48, r: 14, t: 10, b: opts.xTitle ? 38 : 26 };
+  const xs = lines.flatMap((l) => l.points.map((p) => p[0]));
+  let ys = lines.flatMap((l) => l.points.map((p) => p[1])).filter((v) => Number.isFinite(v));
+  const log = !!opts.log && ys.every((v) => v > 0);
+  const f = (v) => (log ? Math.log10(v) : v);
+  ys = ys.map(f);
+  const x0 = opts.x0 ?? Math.min(...xs), x1 = opts.x1 ?? Math.max(...xs);
+  let y0 = Math.min(...ys), y1 = Math.max(...ys);
+  if (!opts.log && opts.zero) y0 = Math.min(0, y0);
+  if (opts.y1 != null) y1 = Math.max(y1, opts.y1);
+  if (y1 === y0) { y1 += 1; y0 -= 1; }
+  // linear axes get round ticks, and the axis reaches the first and last of them
+  let yTicks = null, decimals = 2;
+  if (!log) {
+    const nice = niceValues(y0, y1, opts.percent ? 4 : 4);
+    yTicks = nice.ticks;
+    decimals = nice.decimals;
+    y0 = yTicks[0];
+    y1 = yTicks.at(-1);
+  }
+  const yText = (v) => (opts.percent ? `${Math.round(v * 100)}%` : log ? fmt(v, 3) : v.toFixed(opts.digits ?? decimals));
+  const sx = (v) => pad.l + ((v - x0) / (x1 - x0 || 1)) * (W - pad.l - pad.r);
+  const sy = (v) => H - pad.b - ((f(v) - y0) / (y1 - y0)) * (H - pad.t - pad.b);
+  const out = [`<svg class="chart" id="${id}" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`];
+  const tickX = opts.yTitle ? 18 : 4;
+  if (yTicks) {
+    for (const yv of yTicks) {
+      const y = sy(yv);
+      out.push(`<line class="grid" x1="${pad.l}" x2="${W - pad.r}" y1="${y}" y2="${y}"/><text x="${tickX}" y="${y + 3}">${yText(yv)}</text>`);
+    }
+  } else {
+    for (let g = 0; g <= 4; g++) {
+      const yv = y0 + ((y1 - y0) * g) / 4;
+      const y = H - pad.b - (g / 4) * (H - pad.t - pad.b);
+      out.push(`<line class="grid" x1="${pad.l}" x2="${W - pad.r}" y1="${y}" y2="${y}"/><text x="${tickX}" y="${y + 3}">${yText(10 ** yv)}</text>`);
+    }
+  }
+  // x ticks inside the plot, so the last one is never cut at the right edge
+  for (const xv of niceTicks(x0, x1, 5)) {
+    const x = sx(xv);
+    const anchor = x > W - pad.r - 20 ? "end" : x < pad.l + 20 ? "start" : "middle";
+    out.push(`<text x="${x}" y="${H - pad.b + 14}" text-anchor="${anchor}">${opts.xTick ? opts.xTick(xv) : xv}</text>`);
+  }
+  if (opts.xTitle) out.push(`<text class="axis-title" x="${W - pad.r}" y="${H - 4}" text-anchor="end">${esc(opts.xTitle)}</text>`);
+  if (opts.yTitle) out.push(`<text class="axis-title" transform="translate(11 ${(pad.t + H - pad.b) / 2}) rotate(-90)" text-anchor="middle">${esc(opts.yTitle)}</text>`);
+  for (const l of lines) {
+    if (!l.points.length) continue;
+    out.push(`<polyline data-label="${esc(l.label)}" points="${l.points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ")}" fill="none" stroke="${l.color}" stroke-width="${l.width || 1.6}" stroke-opacity="${l.opacity || 1}"${l.dash ? ' stroke-dasharray="5 4"' : ""}/>`);
+    if (l.dots) for (const p of l.points) out.push(`<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="3" fill="${l.color}"/>`);
+  }
+  if (opts.marker != null && opts.marker >= x0 && opts.marker <= x1) {
+    out.push(`<line class="marker" x1="${sx(opts.marker)}" x2="${sx(opts.marker)}" y1="${pad.t}" y2="${H - pad.b}" stroke="#c77a12" stroke-width="1.5"/>`);
+  }
+  out.push(`<rect class="hit" x="${pad.l}" y="${pad.t}" width="${W - pad.l - pad.r}" height="${H - pad.t - pad.b}" fill="transparent"/></svg>`);
+  const holder = el("div", { html: out.join("") });
+  const rect = holder.querySelector("rect.hit");
+  rect.addEventListener("pointermove", (e) => {
+    const r = rect.getBoundingClientRect();
+    const step = x0 + ((e.clientX - r.left) / r.width) * (x1 - x0);
+    const lines2 = lines.map((l) => {
+      if (!l.points.length) return "";
+      let best = l.points[0];
+      for (const p of l.points) if (Math.abs(p[0] - step) < Math.abs(best[0] - step)) best = p;
+      return `<span class="k">${esc(l.label)}</span> ${opts.xName ?? t("tr_step")} ${opts.xFormat ? opts.xFormat(best[0]) : best[0]}: <code>${opts.percent ? pct(best[1]) : fmt(best[1], 4)}</code>`;
+    }).filter(Boolean);
+    showTip(lines2.join("<br>"), e.clientX, e.clientY);
+  });
+  rect.addEventListener("pointerleave", hideTip);
+  return holder;
+}
+

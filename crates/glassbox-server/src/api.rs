@@ -209,6 +209,45 @@ pub async fn stats(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(stats)
 }
 
+/// The "Why transformers" chapter's measurements, or `available: false` where the server
+/// was not started on a `glassbox compare` folder.
+pub async fn why_info(State(state): State<Arc<AppState>>) -> Response {
+    let st = state.clone();
+    inspect(&state, move |loaded| {
+        Ok(match &st.why {
+            Some(why) => crate::why::info(&loaded, why),
+            None => json!({"available": false}),
+        })
+    })
+    .await
+}
+
+/// One text through both models of a comparison: each token's influence on the last
+/// prediction, the GPT's attention from the last token, the LSTM's step dependences.
+pub async fn why_reach(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match json_body(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let st = state.clone();
+    inspect(&state, move |loaded| {
+        let Some(why) = &st.why else {
+            return Err(ApiError::not_found(
+                "this server shows one model; start it on a comparison (glassbox compare --out DIR, then glassbox \
+                 serve DIR) to read a text with a GPT and an LSTM side by side",
+            ));
+        };
+        let f = Fields(&body);
+        only(&f, &["prompt", "ids"])?;
+        let limit = walkthrough::MAX_TOKENS.min(loaded.config().n_ctx);
+        let ids = request::prompt_ids(&loaded, &f, limit, "the comparison")?;
+        let mut out = crate::why::reach(&loaded, why, &ids)?;
+        out["tokens"] = json!(text::views(&loaded, &ids));
+        Ok(out)
+    })
+    .await
+}
+
 pub async fn tokenize(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match json_body(body) {
         Ok(b) => b,

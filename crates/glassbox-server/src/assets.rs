@@ -50,6 +50,10 @@ pub async fn training_page() -> Response {
     serve("training.html")
 }
 
+pub async fn why_page() -> Response {
+    serve("why.html")
+}
+
 pub async fn api_page() -> Response {
     serve("api.html")
 }

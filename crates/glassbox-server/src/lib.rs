@@ -35,6 +35,7 @@ mod state;
 mod text;
 mod training;
 mod walkthrough;
+mod why;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -54,7 +55,8 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// What `glassbox serve` needs.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
-    /// A model directory (config.json + model.safetensors + tokenizer) or a run directory.
+    /// A model directory (config.json + model.safetensors + tokenizer), a run directory, or
+    /// a `glassbox compare` folder (its GPT is served; its LSTM joins it on `/why`).
     pub model: PathBuf,
     pub host: String,
     /// 0 picks a free port.
@@ -96,6 +98,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/playground", get(assets::playground_page))
         .route("/space", get(assets::space_page))
         .route("/training", get(assets::training_page))
+        .route("/why", get(assets::why_page))
         .route("/api-docs", get(assets::api_page))
         .route("/assets/{*path}", get(assets::asset))
         .route("/favicon.ico", get(assets::favicon))
@@ -116,6 +119,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/training/attention", post(training::attention))
         .route("/api/training/meaning", get(training::meaning))
         .route("/api/training/learning", get(training::learning))
+        .route("/api/why", get(api::why_info))
+        .route("/api/why/reach", post(api::why_reach))
         .route("/v1/models", get(openai::models))
         .route("/v1/models/{id}", get(openai::model))
         .route("/v1/completions", post(openai::completions))

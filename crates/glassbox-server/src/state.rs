@@ -198,13 +198,21 @@ pub struct AppState {
     pub token_delay: Option<Duration>,
     pub work_delay: Option<Duration>,
     pub started: SystemTime,
+    /// A comparison's LSTM and measurements (`serve` on a `glassbox compare` folder).
+    pub why: Option<crate::why::Why>,
 }
 
 impl AppState {
     pub fn open(options: &ServeOptions) -> glassbox::Result<AppState> {
         crate::memory::tune_allocator();
         let access = AccessPolicy::new(&options.host, &options.allowed_hosts)?;
-        let dir = options.model.clone();
+        // a comparison serves its GPT everywhere, and its LSTM beside it on /why
+        let why =
+            if crate::why::is_comparison(&options.model) { Some(crate::why::Why::load(&options.model)?) } else { None };
+        let dir = match &why {
+            Some(w) => crate::why::quality_run(&w.dir, "gpt"),
+            None => options.model.clone(),
+        };
         let loaded = Loaded::load(&dir, &dir)?;
         let name = std::fs::canonicalize(&dir)
             .ok()
@@ -226,6 +234,7 @@ impl AppState {
             token_delay: options.token_delay,
             work_delay: options.work_delay,
             started: SystemTime::now(),
+            why,
         })
     }
 

@@ -1,8 +1,8 @@
 //! In 中文 every page speaks Chinese: headless Chromium (skipped without chromium and
 //! chromedriver, except under `CI=true`) switches to 中文, opens every chapter of the
-//! walkthrough, the playground, the semantic space and the training page, lists every
-//! visible text node, and checks each word in Latin letters against an allow-list of
-//! names and symbols. Text marked `translate="no"` (token chips, hook and weight names,
+//! walkthrough, the playground, the semantic space, the training page and the "Why
+//! transformers" page, lists every visible text node, and checks each word in Latin
+//! letters against an allow-list of names and symbols. Text marked `translate="no"` (token chips, hook and weight names,
 //! the model's own words, generated text), code, and `commands` in backticks are data,
 //! not language, and are not checked. Every page is photographed in both languages
 //! (`target/screenshots/{en,zh}-*.png`), to be looked at.
@@ -33,6 +33,8 @@ const ALLOWED: &[&str] = &[
     "glassbox",
     "EN",
     "GPT",
+    "LSTM",
+    "RNN",
     "BPE",
     "MLP",
     "GELU",
@@ -149,6 +151,8 @@ fn every_page_in_chinese_has_no_english_text() {
     let root = tempfile::tempdir().unwrap();
     let run = repeat_run(root.path(), 20, 10);
     let (text, space, training) = (serve(chars.path()), serve(words.path()), serve(&run));
+    let compared = tempfile::tempdir().unwrap();
+    let why = serve(&comparison(compared.path()));
     let session = driver.session(1280, 900, false);
     let shots = screenshot_dir();
     let mut found = Vec::new();
@@ -156,6 +160,7 @@ fn every_page_in_chinese_has_no_english_text() {
         (format!("{}/playground?run=1", text.url()), "playground", "document.body.dataset.pg === 'done'"),
         (format!("{}/space", space.url()), "space", "document.body.dataset.ready === '1'"),
         (format!("{}/training", training.url()), "training", "document.body.dataset.learningRows === '3'"),
+        (format!("{}/why", why.url()), "why", "Number(document.body.dataset.read) > 1"),
     ];
     for lang in ["en", "zh"] {
         session.goto(&format!("{}/?prompt={}", text.url(), url_encode("To be, or not to be")));

@@ -25,6 +25,18 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     check_host(&args.host, args.port)?;
+    if let Some(cell) = glassbox::recurrent::files::recurrent_cell_of(&args.model) {
+        let dir = super::shell_word(&args.model.display().to_string());
+        return Err(glassbox::Error::input(format!(
+            "{dir} is an {}, and the web pages read a GPT's attention, MLP and residual stream; to see an {} on the \
+             web, run `glassbox compare --out DIR` (a GPT and an {} of the same size, trained on the same text) and \
+             `glassbox serve DIR` (its Why transformers page); `glassbox explain {dir}` shows this one step by step",
+            cell.title(),
+            cell.title(),
+            cell.title()
+        ))
+        .into());
+    }
     let mut options = glassbox_server::ServeOptions::new(args.model);
     options.host = args.host;
     options.port = args.port;
@@ -54,6 +66,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let _ = writeln!(out, "  playground   {url}/playground");
         let _ = writeln!(out, "  space        {url}/space");
         let _ = writeln!(out, "  training     {url}/training");
+        if state.why.is_some() {
+            let _ = writeln!(out, "  why          {url}/why  (the GPT beside the LSTM of the comparison)");
+        }
         let _ = writeln!(out, "  OpenAI API   {url}/v1/completions  (see {url}/api-docs)");
         let _ = writeln!(out, "Ctrl-C stops the server.");
         let _ = out.flush();

@@ -623,3 +623,68 @@ pub fn repeat_run(root: &Path, steps: usize, every: usize) -> PathBuf {
     Trainer::create(spec, &mut |_, _, _| {}).unwrap().run(&mut |_| {}).unwrap();
     run
 }
+
+/// A `glassbox compare` folder in miniature: a GPT and an LSTM trained a few steps on the
+/// same short text (`runs/quality-gpt`, `runs/quality-lstm`), and a `compare.json` with a
+/// speed, quality and reach section in the shape `compare` writes (its numbers are inputs
+/// for the page, not results under test).
+pub fn comparison(root: &Path) -> PathBuf {
+    use glassbox::train::{DataSource, NewRun, OptionChanges, ShapeRequest, Trainer};
+    let dir = root.join("compare");
+    std::fs::create_dir_all(dir.join("runs")).unwrap();
+    let text = dir.join("text.txt");
+    std::fs::write(
+        &text,
+        "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n".repeat(40),
+    )
+    .unwrap();
+    let shapes = [
+        (
+            "gpt",
+            ShapeRequest { layers: Some(2), heads: Some(2), embd: Some(32), block: Some(32), ..Default::default() },
+        ),
+        (
+            "lstm",
+            ShapeRequest {
+                arch: Some("lstm".into()),
+                layers: Some(2),
+                embd: Some(32),
+                hidden: Some(40),
+                block: Some(32),
+                ..Default::default()
+            },
+        ),
+    ];
+    for (arch, shape) in shapes {
+        let spec = NewRun {
+            dir: dir.join("runs").join(format!("quality-{arch}")),
+            data: DataSource::Text { path: text.clone(), tokenizer: "char".into() },
+            shape,
+            options: OptionChanges {
+                steps: Some(30),
+                eval_every: Some(10),
+                eval_batches: Some(2),
+                checkpoint_every: Some(0),
+                ..OptionChanges::default()
+            },
+            overwrite: false,
+        };
+        Trainer::create(spec, &mut |_, _, _| {}).unwrap().run(&mut |_| {}).unwrap();
+    }
+    let curve = |start: f64| json!([{"seconds": 0.0, "val_loss": start}, {"seconds": 1.5, "val_loss": start - 1.0}]);
+    let forward = |slope: f64| json!([{"T": 16, "ms": 1.0}, {"T": 256, "ms": slope * 16.0}]);
+    let runs = |accuracy: f64| {
+        json!([{"length": 8, "distance": 9, "letter_accuracy": 1.0, "string_accuracy": 1.0},
+        {"length": 32, "distance": 33, "letter_accuracy": accuracy, "string_accuracy": accuracy}])
+    };
+    let report = json!({
+        "seed": 1337,
+        "speed": {"forward_ms": {"gpt": forward(0.5), "lstm": forward(1.0)},
+                  "train_tokens_per_s": {"gpt": 25000.0, "lstm": 24000.0}},
+        "quality": {"gpt": {"steps": 30, "curve": curve(3.5)}, "lstm": {"steps": 30, "curve": curve(3.6)}},
+        "reach": {"gpt": {"runs": runs(1.0), "first_length_below_90": null},
+                  "lstm": {"runs": runs(0.2), "first_length_below_90": 32}},
+    });
+    std::fs::write(dir.join("compare.json"), serde_json::to_string_pretty(&report).unwrap()).unwrap();
+    dir
+}

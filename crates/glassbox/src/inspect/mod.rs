@@ -21,6 +21,7 @@ pub mod categories;
 pub mod explain;
 pub mod heads;
 pub mod hooks;
+pub mod influence;
 pub mod intervention;
 pub mod learning;
 pub mod lens;

@@ -258,6 +258,12 @@ impl RecurrentGradients {
     pub fn zero(&mut self) {
         self.params.flat_mut().fill(0.0);
     }
+
+    /// After [`recurrent_backward`]: d loss / d the embedded tokens, [T, B, E] time-major
+    /// (what reached each input through the recurrence).
+    pub fn input_gradient(&self) -> &[f32] {
+        &self.hidden
+    }
 }
 
 /// Accumulates `loss_scale` × d(mean cross-entropy)/d(parameters) for the pass in `acts`
