@@ -26,20 +26,19 @@ function drawReading() {
   const r = S.reach;
   if (!r) return;
   const tokens = r.tokens;
-  const next = (side) => {
-    const view = S.vocab?.[side.next];
-    return t("why_next", { tok: view ? tokenText(view) : `#${side.next}`, p: pct(side.probability) });
-  };
+  // the token is the model's own word: data, not language
+  const next = (side) => el("div", { class: "small", style: { marginTop: "8px" } }, `${t("why_next")} `,
+    el("b", { translate: "no", text: `“${tokenText(side.next_token)}”` }), ` (${pct(side.probability)})`);
   // GPT: influence, then each layer's attention from the last token
   const layers = r.gpt.attention.length, T = tokens.length;
   $("#why-gpt").replaceChildren(
     el("div", { class: "small muted", text: t("why_influence") }),
     strip(tokens, r.gpt.influence, t("why_influence")),
     el("div", { class: "small muted", style: { marginTop: "10px" }, text: t("why_attention", { L: layers }) }),
-    heatmap({ rows: layers, cols: T, data: r.gpt.attention.flat(), scale: "seq", max: 1, width: 420,
+    heatmap({ rows: layers, cols: T, data: r.gpt.attention.flat(), scale: "seq", max: 1, cell: [Math.max(1, Math.min(18, 420 / T)), 14],
       rowLabels: r.gpt.attention.map((_, l) => `${t("why_layer")} ${l}`), colLabels: tokens.map(tokenText),
       receipt: (row, col, v) => `${esc(t("why_layer"))} ${row} · <b>${esc(tokenText(tokens[col]))}</b>: ${pct(v)}` }).node,
-    el("div", { class: "small", style: { marginTop: "8px" }, text: next(r.gpt) }));
+    next(r.gpt));
   // LSTM: influence along the chain; between steps, ‖∂h_t/∂h_{t−1}‖ of the top layer
   const top = r.lstm.dependence[0].length - 1;
   const chain = el("div", { class: "why-chain", translate: "no" });
@@ -58,7 +57,7 @@ function drawReading() {
   });
   $("#why-lstm").replaceChildren(
     el("div", { class: "small muted", text: t("why_chain") }), chain,
-    el("div", { class: "small", style: { marginTop: "8px" }, text: next(r.lstm) }));
+    next(r.lstm));
   // the verdict: how much the first token still counts, relative to the last
   const share = (v) => v[0] / Math.max(v[v.length - 1], 1e-12);
   $("#why-verdict").textContent = T > 1 ? t("why_verdict", { gpt: pct(share(r.gpt.influence)), lstm: pct(share(r.lstm.influence)), T }) : "";
@@ -70,7 +69,6 @@ async function read(prompt) {
   btn.disabled = true;
   try {
     S.reach = await api("/api/why/reach", { prompt });
-    S.vocab = Object.fromEntries(S.reach.tokens.map((v) => [v.id, v]));
     drawReading();
   } catch (e) {
     $("#why-gpt").replaceChildren(el("div", { class: "error", text: String(e.message || e) }));

@@ -243,6 +243,10 @@ pub async fn why_reach(State(state): State<Arc<AppState>>, body: Result<Bytes, B
         let ids = request::prompt_ids(&loaded, &f, limit, "the comparison")?;
         let mut out = crate::why::reach(&loaded, why, &ids)?;
         out["tokens"] = json!(text::views(&loaded, &ids));
+        for side in ["gpt", "lstm"] {
+            let next = out[side]["next"].as_u64().unwrap_or(0) as u32;
+            out[side]["next_token"] = json!(text::views(&loaded, &[next])[0]);
+        }
         Ok(out)
     })
     .await

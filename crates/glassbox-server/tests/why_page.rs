@@ -41,6 +41,7 @@ fn the_api_reads_one_text_with_both_models() {
     assert_eq!(floats(&body["gpt"]["influence"]), expected_gpt.per_token);
     assert_eq!(floats(&body["lstm"]["influence"]), expected_lstm.per_token);
     assert_eq!(body["lstm"]["next"], expected_lstm.next);
+    assert_eq!(body["gpt"]["next_token"]["id"], expected_gpt.next, "the prediction comes with its text");
     let attention = body["gpt"]["attention"].as_array().unwrap();
     assert_eq!(attention.len(), 2, "one row per layer");
     for row in attention {
