@@ -544,7 +544,10 @@ fn run_recurrent(args: Args) -> Result<()> {
     }
     say!(
         "{}",
-        s.dim("from h_{t−1}: the old state's share of the step's input; ‖∂h/∂h_{t−1}‖ < 1 means the past fades")
+        s.dim(
+            "from h_{t−1}: the old state's share of the step's input; ‖∂h/∂h_{t−1}‖: the most a change in h_{t−1} is \
+             amplified in h_t (below 1 the past fades)"
+        )
     );
     for step in &steps {
         say!("\n{} {}", s.bold(&format!("step {:>3}", step.position)), text(step.id));
