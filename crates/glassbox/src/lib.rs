@@ -17,6 +17,7 @@
 //! - [`sample`]: sampling and generation with the KV cache.
 //! - [`train`]: data, AdamW, the training loop, checkpoints, built-in tasks.
 //! - [`recurrent`]: the RNN and the LSTM, the transformer's predecessors, for comparison.
+//! - [`net`]: one interface over a GPT and a recurrent model, for training and tasks.
 //! - [`inspect`]: trace, explain, logit lens, head detectors, interventions, semantic space.
 //!
 //! The engine never prints and never reads the command line: it returns values and calls

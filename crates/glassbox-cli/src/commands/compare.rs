@@ -38,7 +38,7 @@ pub struct Args {
     #[arg(long, default_value_t = 60.0)]
     seconds: f64,
     /// String lengths N of the reach sweep (`--task copy:N`).
-    #[arg(long, value_delimiter = ',', default_values_t = [8, 16, 32, 64, 128])]
+    #[arg(long, value_delimiter = ',', default_values_t = [8, 16, 32, 64, 128, 256])]
     lengths: Vec<usize>,
     /// Training steps per model and length in the reach sweep.
     #[arg(long, default_value_t = 600)]
