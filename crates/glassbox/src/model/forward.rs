@@ -45,14 +45,18 @@ pub fn check_ids(params: &Params, ids: &[u32], batch: usize, seq: usize) -> Resu
         )));
     }
     assert_eq!(ids.len(), batch * seq, "ids must be [batch, seq]");
-    if let Some(&bad) = ids.iter().find(|&&id| id as usize >= config.vocab_size) {
-        return Err(Error::input(format!(
-            "token id {bad} is out of range: this model's vocabulary has {} tokens (ids 0..{})",
-            config.vocab_size,
-            config.vocab_size - 1
-        )));
+    check_vocabulary(ids, config.vocab_size)
+}
+
+/// Every id names a token of a vocabulary of `vocab_size` (a GPT's or a recurrent model's).
+pub fn check_vocabulary(ids: &[u32], vocab_size: usize) -> Result<()> {
+    match ids.iter().find(|&&id| id as usize >= vocab_size) {
+        Some(&bad) => Err(Error::input(format!(
+            "token id {bad} is out of range: this model's vocabulary has {vocab_size} tokens (ids 0..{})",
+            vocab_size - 1
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Runs the model on `ids` [batch, seq], filling `acts` (resized as needed).

@@ -236,17 +236,25 @@ impl Params {
 
     /// Checks every value is finite; names the first tensor that is not.
     pub fn check_finite(&self) -> Result<()> {
-        for (i, spec) in self.specs.iter().enumerate() {
-            if let Some(pos) = self.tensor(i).iter().position(|v| !v.is_finite()) {
-                return Err(Error::input(format!(
-                    "parameter {} holds a non-finite value ({}) at index {pos}",
-                    spec.name,
-                    self.tensor(i)[pos]
-                )));
-            }
-        }
-        Ok(())
+        check_finite(&self.specs, &self.values)
     }
+}
+
+/// Checks that every value of `flat` (tensors of `specs`, back to back) is finite; names
+/// the first tensor that is not. A GPT's parameters and a recurrent model's alike.
+pub fn check_finite(specs: &[ParamSpec], flat: &[f32]) -> Result<()> {
+    let mut start = 0;
+    for spec in specs {
+        let tensor = &flat[start..start + spec.len()];
+        if let Some(pos) = tensor.iter().position(|v| !v.is_finite()) {
+            return Err(Error::input(format!(
+                "parameter {} holds a non-finite value ({}) at index {pos}",
+                spec.name, tensor[pos]
+            )));
+        }
+        start += spec.len();
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -118,14 +118,7 @@ pub fn check_recurrent_ids(config: &RecurrentConfig, ids: &[u32], rows: usize, s
         return Err(Error::input("the input is empty; give at least one token"));
     }
     assert_eq!(ids.len(), rows * seq, "ids must be [batch, seq]");
-    if let Some(&bad) = ids.iter().find(|&&id| id as usize >= config.vocab_size) {
-        return Err(Error::input(format!(
-            "token id {bad} is out of range: this model's vocabulary has {} tokens (ids 0..{})",
-            config.vocab_size,
-            config.vocab_size - 1
-        )));
-    }
-    Ok(())
+    crate::model::forward::check_vocabulary(ids, config.vocab_size)
 }
 
 /// The forward pass over `ids` [B, T] (batch-major), from `initial` (or zeros), into `acts`.

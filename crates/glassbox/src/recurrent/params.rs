@@ -5,7 +5,7 @@
 //! buffer, like the GPT's `Params`, so gradients and AdamW are one loop.
 
 use super::config::RecurrentConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::ParamSpec;
 use crate::rng::Rng;
 
@@ -144,16 +144,7 @@ impl RecurrentParams {
 
     /// Checks every value is finite; names the first tensor that is not.
     pub fn check_finite(&self) -> Result<()> {
-        for (i, spec) in self.specs.iter().enumerate() {
-            if let Some(pos) = self.tensor(i).iter().position(|v| !v.is_finite()) {
-                return Err(Error::input(format!(
-                    "parameter {} holds a non-finite value ({}) at index {pos}",
-                    spec.name,
-                    self.tensor(i)[pos]
-                )));
-            }
-        }
-        Ok(())
+        crate::model::params::check_finite(&self.specs, &self.values)
     }
 }
 
