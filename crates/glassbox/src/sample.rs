@@ -185,6 +185,27 @@ impl Limits {
         }
         Ok(())
     }
+
+    /// One token of a generation loop: chooses from `logits`, records and reports it, and
+    /// says whether generation stops here (cancelled, end of text, or enough tokens). Every
+    /// loop — the KV cache's, the recurrent state's, the interventions' — ends the same way.
+    pub fn take(
+        &self,
+        sampler: &mut Sampler,
+        logits: &[f32],
+        produced: &mut Vec<u32>,
+        on_token: &mut dyn FnMut(&TokenChoice) -> bool,
+    ) -> Option<StopReason> {
+        let choice = sampler.choose(logits);
+        produced.push(choice.id);
+        if !on_token(&choice) {
+            return Some(StopReason::Cancelled);
+        }
+        if Some(choice.id) == self.end_of_text {
+            return Some(StopReason::EndOfText);
+        }
+        (produced.len() >= self.max_new_tokens).then_some(StopReason::MaxNewTokens)
+    }
 }
 
 /// The last `n_ctx` tokens of a sequence: what the model sees when generation slides.
@@ -227,20 +248,13 @@ pub fn generate_within(
         if produced.len() >= limits.max_new_tokens {
             return Ok((produced, StopReason::MaxNewTokens));
         }
-        let choice = sampler.choose(&logits);
-        produced.push(choice.id);
-        if !on_token(&choice) {
-            return Ok((produced, StopReason::Cancelled));
+        if let Some(stop) = limits.take(sampler, &logits, &mut produced, on_token) {
+            return Ok((produced, stop));
         }
-        if Some(choice.id) == limits.end_of_text {
-            return Ok((produced, StopReason::EndOfText));
-        }
-        if produced.len() >= limits.max_new_tokens {
-            return Ok((produced, StopReason::MaxNewTokens));
-        }
-        window.push(choice.id);
+        let id = *produced.last().expect("take records the token");
+        window.push(id);
         if decoder.len < n_ctx {
-            logits.copy_from_slice(decoder.step(params, choice.id)?);
+            logits.copy_from_slice(decoder.step(params, id)?);
             continue;
         }
         match limits.full_context {
@@ -273,23 +287,18 @@ pub fn generate_recurrent(
     recurrent_forward(params, prompt, 1, prompt.len(), None, &mut acts)?;
     let mut logits = acts.logits[(prompt.len() - 1) * v..prompt.len() * v].to_vec();
     let mut produced = Vec::new();
-    while produced.len() < limits.max_new_tokens {
-        let choice = sampler.choose(&logits);
-        produced.push(choice.id);
-        if !on_token(&choice) {
-            return Ok((produced, StopReason::Cancelled));
+    if limits.max_new_tokens == 0 {
+        return Ok((produced, StopReason::MaxNewTokens));
+    }
+    loop {
+        if let Some(stop) = limits.take(sampler, &logits, &mut produced, on_token) {
+            return Ok((produced, stop));
         }
-        if Some(choice.id) == limits.end_of_text {
-            return Ok((produced, StopReason::EndOfText));
-        }
-        if produced.len() >= limits.max_new_tokens {
-            break;
-        }
+        let id = *produced.last().expect("take records the token");
         let state = final_state(config, &acts);
-        recurrent_forward(params, &[choice.id], 1, 1, Some(&state), &mut acts)?;
+        recurrent_forward(params, &[id], 1, 1, Some(&state), &mut acts)?;
         logits.copy_from_slice(&acts.logits[..v]);
     }
-    Ok((produced, StopReason::MaxNewTokens))
 }
 
 #[cfg(test)]

@@ -445,21 +445,13 @@ pub fn generate_with_edits(
         let window = context_window(&sequence, n_ctx);
         let t = window.len();
         forward_with_interventions(params, window, 1, t, &mut acts, interventions)?;
-        let choice = sampler.choose(&acts.logits[(t - 1) * v..t * v]);
-        produced.push(choice.id);
-        if !on_token(&choice) {
-            return Ok((produced, StopReason::Cancelled));
-        }
-        if Some(choice.id) == limits.end_of_text {
-            return Ok((produced, StopReason::EndOfText));
-        }
-        if produced.len() >= limits.max_new_tokens {
-            return Ok((produced, StopReason::MaxNewTokens));
+        if let Some(stop) = limits.take(sampler, &acts.logits[(t - 1) * v..t * v], &mut produced, on_token) {
+            return Ok((produced, stop));
         }
         if t >= n_ctx && limits.full_context == FullContext::Stop {
             return Ok((produced, StopReason::ContextFull));
         }
-        sequence.push(choice.id);
+        sequence.push(*produced.last().expect("take records the token"));
     }
 }
 
