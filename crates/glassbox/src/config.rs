@@ -120,8 +120,7 @@ impl GptConfig {
 
     /// Reads a Hugging Face GPT-2 `config.json`; `path` names the file itself.
     pub fn from_json_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::reading(path, e))?;
-        Self::from_json_str(&text).map_err(|e| Error::input(format!("{}: {e}", path.display())))
+        read_config(path, Self::from_json_str)
     }
 
     pub fn from_json_str(text: &str) -> Result<Self> {
@@ -245,6 +244,13 @@ fn refuse_math_changing_fields(object: &serde_json::Map<String, Value>) -> Resul
         }
     }
     Ok(())
+}
+
+/// Reads a `config.json` with `parse`; an error names the file. Every kind of model's
+/// config is read this way.
+pub(crate) fn read_config<T>(path: &Path, parse: impl Fn(&str) -> Result<T>) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::reading(path, e))?;
+    parse(&text).map_err(|e| Error::input(format!("{}: {e}", path.display())))
 }
 
 #[cfg(test)]

@@ -27,6 +27,15 @@ fn is_buffer(name: &str) -> bool {
 
 /// Loads `dir/config.json` and `dir/model.safetensors`.
 pub fn load_model(dir: &Path) -> Result<Model> {
+    let config = GptConfig::from_json_file(&config_file(dir)?)?;
+    let file = SafetensorsReader::open(&weights_file(dir)?)?;
+    let params = params_from_file(&config, &file)?;
+    Ok(Model { config, params, dir: dir.to_path_buf() })
+}
+
+/// `dir/config.json`, or a sentence saying why `dir` is not a model directory. Every kind
+/// of model (a GPT, a recurrent one) is found this way.
+pub(crate) fn config_file(dir: &Path) -> Result<PathBuf> {
     if !dir.exists() {
         return Err(Error::input(format!(
             "model directory {} does not exist; pass a folder with config.json and model.safetensors (a Hugging Face GPT-2 directory or a glassbox run)",
@@ -46,7 +55,12 @@ pub fn load_model(dir: &Path) -> Result<Model> {
             dir.display()
         )));
     }
-    let config = GptConfig::from_json_file(&config_path)?;
+    Ok(config_path)
+}
+
+/// `dir/model.safetensors`, or a sentence saying it is missing (and how to make it from a
+/// `pytorch_model.bin`).
+pub(crate) fn weights_file(dir: &Path) -> Result<PathBuf> {
     let weights_path = dir.join("model.safetensors");
     if !weights_path.is_file() {
         let hint = if dir.join("pytorch_model.bin").exists() {
@@ -56,9 +70,7 @@ pub fn load_model(dir: &Path) -> Result<Model> {
         };
         return Err(Error::input(format!("{} has no model.safetensors{hint}", dir.display())));
     }
-    let file = SafetensorsReader::open(&weights_path)?;
-    let params = params_from_file(&config, &file)?;
-    Ok(Model { config, params, dir: dir.to_path_buf() })
+    Ok(weights_path)
 }
 
 /// Loads a model directory with its tokenizer (where it has tokenizer files), checking

@@ -129,8 +129,7 @@ impl RecurrentConfig {
     }
 
     pub fn from_json_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::reading(path, e))?;
-        Self::from_json_str(&text).map_err(|e| Error::input(format!("{}: {e}", path.display())))
+        crate::config::read_config(path, Self::from_json_str)
     }
 
     pub fn from_json_str(text: &str) -> Result<Self> {

@@ -7,7 +7,7 @@
 use super::config::{Cell, RecurrentConfig};
 use super::params::{recurrent_param_specs, RecurrentParams};
 use crate::error::{Error, Result};
-use crate::io::model_dir::check_f32_shape;
+use crate::io::model_dir::{check_f32_shape, config_file, weights_file};
 use crate::io::safetensors::SafetensorsReader;
 use crate::tokenizer::Tokenizer;
 use std::collections::BTreeMap;
@@ -31,18 +31,8 @@ pub fn recurrent_cell_of(dir: &Path) -> Option<Cell> {
 
 /// Loads `dir/config.json` and `dir/model.safetensors` of a recurrent model.
 pub fn load_recurrent(dir: &Path) -> Result<RecurrentModel> {
-    let config_path = dir.join("config.json");
-    if !config_path.is_file() {
-        return Err(Error::input(format!(
-            "{} has no config.json; a model directory needs config.json and model.safetensors",
-            dir.display()
-        )));
-    }
-    let config = RecurrentConfig::from_json_file(&config_path)?;
-    let weights_path = dir.join("model.safetensors");
-    if !weights_path.is_file() {
-        return Err(Error::input(format!("{} has no model.safetensors", dir.display())));
-    }
+    let config = RecurrentConfig::from_json_file(&config_file(dir)?)?;
+    let weights_path = weights_file(dir)?;
     let file = SafetensorsReader::open(&weights_path)?;
     let path = weights_path.display().to_string();
     let specs = recurrent_param_specs(&config);
