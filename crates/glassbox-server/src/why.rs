@@ -11,10 +11,11 @@
 
 use std::path::{Path, PathBuf};
 
-use glassbox::inspect::influence::{gpt_influence, recurrent_influence};
-use glassbox::inspect::recurrent_steps::recurrent_steps;
-use glassbox::model::{forward, Activations};
+use glassbox::inspect::influence::{gpt_influence_with, recurrent_influence_with};
+use glassbox::inspect::recurrent_steps::steps_of;
+use glassbox::model::Activations;
 use glassbox::recurrent::files::{load_recurrent, RecurrentModel};
+use glassbox::recurrent::RecurrentActivations;
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
@@ -60,11 +61,12 @@ pub fn reach(loaded: &Loaded, why: &Why, ids: &[u32]) -> ApiResult<Value> {
             loaded.config().vocab_size
         )));
     }
-    let gpt = gpt_influence(loaded.params(), ids).map_err(ApiError::engine)?;
-    let recurrent = recurrent_influence(&lstm.params, ids).map_err(ApiError::engine)?;
-    let steps = recurrent_steps(&lstm.params, ids, 0, 1).map_err(ApiError::engine)?;
+    // one forward pass of each model serves both its influence and what is drawn beside it
     let mut acts = Activations::default();
-    forward(loaded.params(), ids, 1, ids.len(), &mut acts).map_err(ApiError::engine)?;
+    let gpt = gpt_influence_with(loaded.params(), ids, &mut acts).map_err(ApiError::engine)?;
+    let mut recurrent_acts = RecurrentActivations::default();
+    let recurrent = recurrent_influence_with(&lstm.params, ids, &mut recurrent_acts).map_err(ApiError::engine)?;
+    let steps = steps_of(&lstm.params, &recurrent_acts, ids, 0, 1);
     let (seq, heads) = (ids.len(), loaded.config().n_head);
     let attention: Vec<Vec<f32>> = acts
         .blocks

@@ -44,16 +44,20 @@ fn row_norms(gradient: &[f32], width: usize) -> Vec<f32> {
 
 /// A GPT's influence: one forward and one backward pass over `ids`.
 pub fn gpt_influence(params: &Params, ids: &[u32]) -> Result<Influence> {
+    gpt_influence_with(params, ids, &mut Activations::default())
+}
+
+/// [`gpt_influence`], leaving the forward pass in `acts` (for a caller that shows more of it).
+pub fn gpt_influence_with(params: &Params, ids: &[u32], acts: &mut Activations) -> Result<Influence> {
     if ids.is_empty() {
         return Err(Error::input("the input is empty; give at least one token"));
     }
     let (seq, vocab) = (ids.len(), params.config.vocab_size);
-    let mut acts = Activations::default();
-    forward(params, ids, 1, seq, &mut acts)?;
+    forward(params, ids, 1, seq, acts)?;
     let (targets, next, probability) = last_target(&acts.logits, seq, vocab);
-    loss(&mut acts, &targets, vocab);
+    loss(acts, &targets, vocab);
     let mut grads = Gradients::new(&params.config);
-    backward(params, &acts, &targets, &mut grads, 1.0);
+    backward(params, acts, &targets, &mut grads, 1.0);
     Ok(Influence {
         next,
         probability,
@@ -63,17 +67,25 @@ pub fn gpt_influence(params: &Params, ids: &[u32]) -> Result<Influence> {
 
 /// A recurrent model's influence: one forward pass and backpropagation through time.
 pub fn recurrent_influence(params: &RecurrentParams, ids: &[u32]) -> Result<Influence> {
+    recurrent_influence_with(params, ids, &mut RecurrentActivations::default())
+}
+
+/// [`recurrent_influence`], leaving the forward pass in `acts`.
+pub fn recurrent_influence_with(
+    params: &RecurrentParams,
+    ids: &[u32],
+    acts: &mut RecurrentActivations,
+) -> Result<Influence> {
     if ids.is_empty() {
         return Err(Error::input("the input is empty; give at least one token"));
     }
     let config = &params.config;
     let (seq, vocab) = (ids.len(), config.vocab_size);
-    let mut acts = RecurrentActivations::default();
-    recurrent_forward(params, ids, 1, seq, None, &mut acts)?;
+    recurrent_forward(params, ids, 1, seq, None, acts)?;
     let (targets, next, probability) = last_target(&acts.logits, seq, vocab);
-    recurrent_loss(config, &mut acts, &targets);
+    recurrent_loss(config, acts, &targets);
     let mut grads = RecurrentGradients::new(config);
-    recurrent_backward(params, &acts, &targets, &mut grads, 1.0);
+    recurrent_backward(params, acts, &targets, &mut grads, 1.0);
     let e = config.embedding_size;
     Ok(Influence { next, probability, per_token: row_norms(&grads.input_gradient()[..seq * e], e) })
 }

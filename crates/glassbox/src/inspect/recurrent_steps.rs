@@ -67,9 +67,21 @@ pub fn largest_singular_value(matrix: &[f32], n: usize) -> f32 {
 
 /// The steps of one sequence, `dims` units of each h and `top` next tokens per step.
 pub fn recurrent_steps(params: &RecurrentParams, ids: &[u32], dims: usize, top: usize) -> Result<Vec<RecurrentStep>> {
-    let config = &params.config;
     let mut acts = RecurrentActivations::default();
     recurrent_forward(params, ids, 1, ids.len(), None, &mut acts)?;
+    Ok(steps_of(params, &acts, ids, dims, top))
+}
+
+/// [`recurrent_steps`] read from a forward pass over `ids` (one sequence) already in `acts`.
+pub fn steps_of(
+    params: &RecurrentParams,
+    acts: &RecurrentActivations,
+    ids: &[u32],
+    dims: usize,
+    top: usize,
+) -> Vec<RecurrentStep> {
+    assert_eq!((acts.rows, acts.seq), (1, ids.len()), "a forward pass over these ids");
+    let config = &params.config;
     let (h, v, gw) = (config.hidden_size, config.vocab_size, config.gate_width());
     let w = params.tensors();
     let norm = |x: &[f32]| dot(x, x).sqrt();
@@ -158,7 +170,7 @@ pub fn recurrent_steps(params: &RecurrentParams, ids: &[u32], dims: usize, top: 
         debug_assert_eq!(top.first().map(|p| p.0), Some(argmax(logits)));
         steps.push(RecurrentStep { position: t, id, layers, top });
     }
-    Ok(steps)
+    steps
 }
 
 #[cfg(test)]
