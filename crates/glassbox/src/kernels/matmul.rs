@@ -212,46 +212,9 @@ pub fn matmul_accumulate(
     if rows == 0 {
         return;
     }
-    if rows < FEW_ROWS && layout == WeightLayout::InOut {
-        // outᵀ[out, rows] += Wᵀ[out, in] · inpᵀ[in, rows]: gemm's register tile spans many
-        // rows of its left operand, so a product of a few rows wastes most of it; turned
-        // around, the weight is the left operand (column-major as it is stored: read in
-        // place, never copied) and the few rows are the narrow right one.
-        configure_gemm();
-        // SAFETY: the asserts above cover every element the strides reach; out is
-        // exclusively borrowed.
-        unsafe {
-            gemm::gemm(
-                out_dim,
-                rows,
-                in_dim,
-                out.as_mut_ptr(),
-                out_dim as isize,
-                1,
-                true,
-                weight.as_ptr(),
-                out_dim as isize,
-                1,
-                inp.as_ptr(),
-                in_dim as isize,
-                1,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
-        }
-        return;
-    }
     let lhs = View { ptr: inp.as_ptr(), row_stride: in_dim as isize, col_stride: 1 };
     gemm_into(out, out_dim, true, rows, out_dim, in_dim, lhs, weight_view(weight, in_dim, out_dim, layout));
 }
-
-/// Below this many rows, [`matmul_accumulate`] with an `[in, out]` weight runs turned
-/// around (the weight as gemm's left operand).
-const FEW_ROWS: usize = 32;
 
 /// The weight half of [`matmul_backward`]: dW += inpᵀ · dout (in W's own layout) and
 /// dbias += Σ_rows dout, for callers that need no dinp (or compute it elsewhere).
