@@ -45,6 +45,10 @@ enum Command {
     Trace(commands::trace::Args),
     /// The logit lens: what each layer would predict if it were the last.
     Lens(commands::lens::Args),
+    /// Direct logit attribution: each head's, MLP's and bias's exact share of a logit.
+    Attribute(commands::attribute::Args),
+    /// Causal tracing: spoil the subject, restore one hidden state at a time, see where the answer returns.
+    Causal(commands::causal::Args),
     /// Score every attention head: previous-token, duplicate-token, induction.
     Heads(commands::heads::Args),
     /// The semantic space of embeddings: neighbours, analogies, maps, context drift.
@@ -77,6 +81,8 @@ fn main() {
         Command::Trace(args) => commands::trace::run(args),
         Command::Lens(args) => commands::lens::run(args),
         Command::Heads(args) => commands::heads::run(args),
+        Command::Attribute(args) => commands::attribute::run(args),
+        Command::Causal(args) => commands::causal::run(args),
         Command::Space(args) => commands::space::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::Convert(args) => commands::convert::convert(args),

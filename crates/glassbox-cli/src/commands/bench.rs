@@ -1,7 +1,8 @@
 //! `glassbox bench`: speed on this machine. `bench generate` measures prefill and decode
 //! tokens/s with the KV cache, the memory-bandwidth bound decoding cannot beat, and peak
 //! memory; `bench tokenize` times encoding and BPE training; `bench train` (in
-//! `bench_train.rs`) measures training throughput.
+//! `bench_train.rs`) measures training throughput; `bench trace` and `bench causal` the
+//! inspection tools.
 
 use crate::output::say;
 use anyhow::Result;
@@ -22,6 +23,8 @@ pub enum Bench {
     Tokenize(TokenizeArgs),
     /// What tracing costs: the forward pass against traces recording nothing and everything.
     Trace(super::bench_trace::Args),
+    /// Causal tracing: one sweep (every layer × position × kind restored) against PyTorch with hooks.
+    Causal(super::bench_causal::Args),
 }
 
 #[derive(clap::Args)]
@@ -59,6 +62,7 @@ pub fn run(bench: Bench) -> Result<()> {
         Bench::Train(args) => super::bench_train::run(args),
         Bench::Tokenize(args) => tokenize(args),
         Bench::Trace(args) => super::bench_trace::run(args),
+        Bench::Causal(args) => super::bench_causal::run(args),
     }
 }
 

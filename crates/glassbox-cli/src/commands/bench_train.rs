@@ -171,7 +171,7 @@ fn measure_sgemm() -> f64 {
     2.0 * (n * n * n) as f64 / best
 }
 
-/// Runs `torch_peer.py train` on the same shape; its JSON line.
+/// Runs `torch_peer.py train` (or `recurrent`) on the same shape; its JSON line.
 fn run_peer(
     python: &PathBuf,
     script: Option<PathBuf>,
@@ -181,6 +181,41 @@ fn run_peer(
     steps: usize,
     threads: usize,
 ) -> Result<serde_json::Value> {
+    let mut args: Vec<String> = match config {
+        NetConfig::Gpt(c) => vec![
+            "train".into(),
+            "--layers".into(),
+            c.n_layer.to_string(),
+            "--heads".into(),
+            c.n_head.to_string(),
+            "--embd".into(),
+            c.n_embd.to_string(),
+            "--vocab".into(),
+            c.vocab_size.to_string(),
+        ],
+        NetConfig::Recurrent(c) => vec![
+            "recurrent".into(),
+            "--cell".into(),
+            c.cell.name().into(),
+            "--layers".into(),
+            c.num_layers.to_string(),
+            "--embd".into(),
+            c.embedding_size.to_string(),
+            "--hidden".into(),
+            c.hidden_size.to_string(),
+            "--vocab".into(),
+            c.vocab_size.to_string(),
+        ],
+    };
+    for (flag, value) in [("--block", seq), ("--batch", batch), ("--steps", steps), ("--threads", threads)] {
+        args.extend([flag.to_string(), value.to_string()]);
+    }
+    run_peer_script(python, script, &args)
+}
+
+/// Runs the PyTorch peer script (`--peer-script`, else `$GLASSBOX_SHARED/bench/torch_peer.py`,
+/// else `../shared/bench/torch_peer.py`) with these arguments; the JSON line it prints last.
+pub fn run_peer_script(python: &PathBuf, script: Option<PathBuf>, args: &[String]) -> Result<serde_json::Value> {
     let script = script
         .or_else(|| std::env::var_os("GLASSBOX_SHARED").map(|d| PathBuf::from(d).join("bench/torch_peer.py")))
         .unwrap_or_else(|| PathBuf::from("../shared/bench/torch_peer.py"));
@@ -191,25 +226,9 @@ fn run_peer(
         ))
         .into());
     }
-    let mut command = std::process::Command::new(python);
-    command.arg(&script);
-    match config {
-        NetConfig::Gpt(c) => command
-            .arg("train")
-            .args(["--layers", &c.n_layer.to_string(), "--heads", &c.n_head.to_string()])
-            .args(["--embd", &c.n_embd.to_string(), "--vocab", &c.vocab_size.to_string()]),
-        NetConfig::Recurrent(c) => command
-            .args(["recurrent", "--cell", c.cell.name(), "--layers", &c.num_layers.to_string()])
-            .args(["--embd", &c.embedding_size.to_string(), "--hidden", &c.hidden_size.to_string()])
-            .args(["--vocab", &c.vocab_size.to_string()]),
-    };
-    let output = command
-        .args(["--block", &seq.to_string(), "--batch", &batch.to_string(), "--steps", &steps.to_string()])
-        .args(["--threads", &threads.to_string()])
-        .output()
-        .map_err(|e| {
-            Error::input(format!("could not run {}: {e}; pass a Python with torch as --peer", python.display()))
-        })?;
+    let output = std::process::Command::new(python).arg(&script).args(args).output().map_err(|e| {
+        Error::input(format!("could not run {}: {e}; pass a Python with torch as --peer", python.display()))
+    })?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout.lines().rev().find(|l| l.starts_with('{'));
     match (output.status.success(), line) {

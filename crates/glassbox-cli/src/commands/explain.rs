@@ -174,7 +174,7 @@ pub fn run(args: Args) -> Result<()> {
         dims: args.dims,
         top_k: args.top,
         temperatures: args.temperatures.clone(),
-        interventions: args.interventions.parse(&model.config)?,
+        interventions: args.interventions.parse(&model.params, tokenizer.as_ref())?,
         ..ExplainOptions::default()
     };
     let walk = explain(&model.params, tokenizer.as_ref(), &ids, &options)?;

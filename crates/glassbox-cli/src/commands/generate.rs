@@ -102,7 +102,7 @@ pub fn run(args: Args) -> Result<()> {
         Loaded::Recurrent(m) => (m.config.eos_token_id, None),
     };
     let interventions = match &model {
-        Loaded::Gpt(m) => args.interventions.parse(&m.config)?,
+        Loaded::Gpt(m) => args.interventions.parse(&m.params, tokenizer.as_ref())?,
         Loaded::Recurrent(m) if !args.interventions.is_empty() => {
             return Err(Error::input(format!(
                 "--ablate, --scale and --patch change a GPT's hooks, and {} is a recurrent model ({}), which has none; \

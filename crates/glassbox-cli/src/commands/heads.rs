@@ -40,8 +40,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let (model, _) = load(&args.model)?;
-    let interventions = args.interventions.parse(&model.config)?;
+    let (model, tokenizer) = load(&args.model)?;
+    let interventions = args.interventions.parse(&model.params, tokenizer.as_ref())?;
     let options = HeadOptions {
         n: args.n,
         sequences: args.sequences,

@@ -40,7 +40,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let (model, tokenizer) = load(&args.model)?;
     let ids = prompt_ids(&model, tokenizer.as_ref(), args.prompt.as_deref(), args.ids.as_deref())?;
-    let interventions = args.interventions.parse(&model.config)?;
+    let interventions = args.interventions.parse(&model.params, tokenizer.as_ref())?;
     let result = lens(&model.params, &ids, args.top, &interventions)?;
     if args.json {
         say!("{}", serde_json::to_string(&result)?);

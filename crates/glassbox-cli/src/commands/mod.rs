@@ -1,8 +1,11 @@
 //! One file per subcommand.
 
+pub mod attribute;
 pub mod bench;
+pub mod bench_causal;
 pub mod bench_trace;
 pub mod bench_train;
+pub mod causal;
 pub mod compare;
 pub mod convert;
 pub mod demo;

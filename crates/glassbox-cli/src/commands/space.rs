@@ -480,7 +480,7 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
         SpaceCommand::Context { word, texts, interventions } => {
-            let interventions = interventions.parse(&model.config)?;
+            let interventions = interventions.parse(&model.params, tokenizer.as_ref())?;
             let report = context(&model.params, tok, &word, &texts, &interventions)?;
             say!("{}", s.bold(&format!("'{word}' in {} sentences, layer by layer", texts.len())));
             for (i, t) in report.texts.iter().enumerate() {

@@ -32,16 +32,50 @@ pub struct InterventionArgs {
     /// same length): blocks.1.hook_resid_mid=clean.safetensors[:TENSOR]. Repeatable.
     #[arg(long, value_name = "HOOK=FILE")]
     pub patch: Vec<String>,
+    /// Replace a hook (or one head's part) at every position by its mean over --reference:
+    /// blocks.3.mlp, blocks.1.attn.head.0. Repeatable. Zeroing overstates effects; this does not.
+    #[arg(long = "mean-ablate", value_name = "HOOK[.head.N]")]
+    pub mean_ablate: Vec<String>,
+    /// The text file whose average activations --mean-ablate puts in.
+    #[arg(long, value_name = "FILE.txt")]
+    pub reference: Option<PathBuf>,
 }
 
 impl InterventionArgs {
     /// No intervention was asked for.
     pub fn is_empty(&self) -> bool {
-        self.ablate.is_empty() && self.scale.is_empty() && self.patch.is_empty()
+        self.ablate.is_empty() && self.scale.is_empty() && self.patch.is_empty() && self.mean_ablate.is_empty()
     }
 
-    pub fn parse(&self, config: &glassbox::GptConfig) -> Result<Interventions, Error> {
-        Interventions::parse(config, &self.ablate, &self.scale, &self.patch)
+    pub fn parse(
+        &self,
+        params: &glassbox::model::Params,
+        tokenizer: Option<&Tokenizer>,
+    ) -> Result<Interventions, Error> {
+        let mut interventions = Interventions::parse(&params.config, &self.ablate, &self.scale, &self.patch)?;
+        match (&self.reference, self.mean_ablate.is_empty()) {
+            (None, true) => {}
+            (Some(_), true) => {
+                return Err(Error::input(
+                    "--reference is the text --mean-ablate averages over; add --mean-ablate HOOK, or drop --reference",
+                ))
+            }
+            (None, false) => {
+                return Err(Error::input(
+                    "--mean-ablate needs --reference FILE.txt: the text whose average activation replaces the hook",
+                ))
+            }
+            (Some(file), false) => {
+                let text = std::fs::read_to_string(file).map_err(|e| Error::reading(file, e))?;
+                let tokenizer = tokenizer.ok_or_else(|| {
+                    Error::input("this model has no tokenizer files, so the --reference text cannot be encoded")
+                })?;
+                let ids = tokenizer.encode_checked(&text)?;
+                let name = file.display().to_string();
+                interventions.add_mean_ablations(params, &self.mean_ablate, &ids, &name)?;
+            }
+        }
+        Ok(interventions)
     }
 }
 
@@ -164,7 +198,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let out = args.out.expect("clap requires --out without --list");
     let hooks = select_hooks(&args.hooks, config)?;
-    let interventions = args.interventions.parse(config)?;
+    let interventions = args.interventions.parse(&model.params, tokenizer.as_ref())?;
     let options = TraceOptions { hooks, grads: args.grads, interventions };
     let traced = trace(&model.params, &ids, batch, seq, &options)?;
     let mut metadata = BTreeMap::new();

@@ -10,7 +10,12 @@
 //! --scale  blocks.0.attn.hook_pattern.head.1=2
 //! --patch  blocks.1.hook_resid_mid=other.safetensors   (tensor of the same name and shape)
 //! --patch  blocks.1.attn.hook_z.head.0=other.safetensors:blocks.1.attn.hook_z
+//! --mean-ablate blocks.3.mlp --reference text.txt  every position's hook_mlp_out → its mean over text.txt
 //! ```
+//!
+//! Mean ablation replaces a part by what it usually is instead of by 0, which the model
+//! never sees: zeroing also removes the part's constant offset (its bias, its typical
+//! direction), so it overstates how much the part's input-specific work matters.
 //!
 //! Parsed [`Interventions`] become the [`Edit`](crate::model::Edit) callback of
 //! [`forward_with_edits`]: each is applied where the forward pass makes its hook, so
@@ -42,6 +47,9 @@ pub enum Action {
     Scale(f32),
     /// Replace with these values (`shape` as written in the file).
     Patch { source: String, shape: Vec<usize>, values: Vec<f32> },
+    /// Replace every position by this mean over a reference text (one row: the hook's
+    /// width, or d_head for one head).
+    Mean { source: String, mean: Vec<f32> },
 }
 
 /// One intervention: a hook (or one head's part of it) and an action.
@@ -63,6 +71,7 @@ impl Intervention {
             Action::Zero => format!("zero {target}"),
             Action::Scale(f) => format!("scale {target} by {f}"),
             Action::Patch { source, .. } => format!("patch {target} from {source}"),
+            Action::Mean { source, .. } => format!("mean-ablate {target} (its mean over {source})"),
         }
     }
 
@@ -257,6 +266,67 @@ impl Interventions {
         Ok(())
     }
 
+    /// Adds mean ablations: each target (`HOOK[.head.N]`, the shorthands as for `ablate`)
+    /// is replaced at every position by its mean over the positions of `reference` (run
+    /// through the model in windows of n_ctx tokens). `source` names the reference for
+    /// people. Hooks without one row per position (attention patterns) are refused.
+    pub fn add_mean_ablations(
+        &mut self,
+        params: &Params,
+        targets: &[String],
+        reference: &[u32],
+        source: &str,
+    ) -> Result<()> {
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let config = &params.config;
+        if reference.is_empty() {
+            return Err(Error::input(format!(
+                "the reference {source} has no tokens, so there is no mean to ablate to; give a text of some length"
+            )));
+        }
+        let mut parsed = Vec::new();
+        for target in targets {
+            let (hook, head) = parse_target(target, config)?;
+            if let Hook::Block(_, BlockHook::Pattern) = hook {
+                return Err(Error::input(format!(
+                    "{hook} has a row per pair of positions, so a mean over a text does not fit another input;                      mean-ablate blocks.L.attn.hook_z (or .head.N) instead"
+                )));
+            }
+            parsed.push((hook, head));
+        }
+        // Σ of each hook's rows over the reference, in windows of the context length
+        let mut sums: Vec<Vec<f64>> = vec![Vec::new(); parsed.len()];
+        let mut rows = 0usize;
+        let mut acts = Activations::default();
+        for window in reference.chunks(config.n_ctx) {
+            crate::model::forward(params, window, 1, window.len(), &mut acts)?;
+            rows += window.len();
+            for ((hook, _), sum) in parsed.iter().zip(&mut sums) {
+                let values = hook.read(params, &acts);
+                let width = values.len() / window.len();
+                sum.resize(width, 0.0);
+                for row in values.chunks_exact(width) {
+                    for (s, &x) in sum.iter_mut().zip(row) {
+                        *s += x as f64;
+                    }
+                }
+            }
+        }
+        let d = config.head_size();
+        for ((hook, head), sum) in parsed.into_iter().zip(sums) {
+            let mean: Vec<f32> = sum.iter().map(|s| (s / rows as f64) as f32).collect();
+            let mean = match head {
+                Some(h) => mean[h * d..(h + 1) * d].to_vec(),
+                None => mean,
+            };
+            let source = format!("{source}, {rows} tokens");
+            self.items.push(Intervention { hook, head, action: Action::Mean { source, mean } });
+        }
+        Ok(())
+    }
+
     /// One line per intervention.
     pub fn describe(&self) -> Vec<String> {
         self.items.iter().map(Intervention::describe).collect()
@@ -344,6 +414,11 @@ fn act(action: &Action, values: &mut [f32], source: Option<&[f32]>) {
         Action::Patch { .. } => {
             if let Some(src) = source {
                 values.copy_from_slice(src);
+            }
+        }
+        Action::Mean { mean, .. } => {
+            for row in values.chunks_mut(mean.len()) {
+                row.copy_from_slice(&mean[..row.len()]);
             }
         }
     }
@@ -534,5 +609,49 @@ mod tests {
         }
         // head 1 is untouched, so it is not uniform
         assert!((pattern[36 + 6] - 0.5).abs() > 1e-4, "row 1 of head 1 (two keys)");
+    }
+
+    #[test]
+    fn mean_ablation_puts_the_reference_mean_at_every_position() {
+        let params = model();
+        let (c, d, n_ctx) = (8, 4, 8);
+        // a reference longer than the context runs in windows; its mean is over all positions
+        let reference: Vec<u32> = (0..19).map(|i| (i * 5 % 13) as u32).collect();
+        let mut expected = vec![0f64; c];
+        let mut acts = Activations::default();
+        for window in reference.chunks(n_ctx) {
+            forward(&params, window, 1, window.len(), &mut acts).unwrap();
+            for row in acts.blocks[1].mlp_out.chunks_exact(c) {
+                for (e, &x) in expected.iter_mut().zip(row) {
+                    *e += x as f64 / reference.len() as f64;
+                }
+            }
+        }
+        let mut mean = Interventions::default();
+        mean.add_mean_ablations(&params, &["blocks.1.mlp".into(), "blocks.0.attn.head.1".into()], &reference, "ref")
+            .unwrap();
+        assert_eq!(mean.items[0].hook.to_string(), "blocks.1.hook_mlp_out");
+        let ids = [1u32, 4, 2, 7, 3];
+        let (mut plain, mut edited) = (Activations::default(), Activations::default());
+        forward(&params, &ids, 1, 5, &mut plain).unwrap();
+        forward_with_interventions(&params, &ids, 1, 5, &mut edited, &mean).unwrap();
+        for row in edited.blocks[1].mlp_out.chunks_exact(c) {
+            for (&x, &e) in row.iter().zip(&expected) {
+                assert!((x as f64 - e).abs() < 1e-5, "{x} vs {e}");
+            }
+        }
+        // head 1 of block 0: its columns of z are the same at every position, head 0's untouched
+        let z = &edited.blocks[0].z;
+        for row in 0..5 {
+            assert_eq!(&z[row * c + d..(row + 1) * c], &z[d..c]);
+            assert_eq!(&z[row * c..row * c + d], &plain.blocks[0].z[row * c..row * c + d]);
+        }
+        assert_ne!(plain.logits, edited.logits);
+        let err = Interventions::default()
+            .add_mean_ablations(&params, &["blocks.0.attn.hook_pattern".into()], &reference, "ref")
+            .unwrap_err();
+        assert!(err.to_string().contains("mean-ablate blocks.L.attn.hook_z"), "{err}");
+        let err = Interventions::default().add_mean_ablations(&params, &["blocks.0.mlp".into()], &[], "empty.txt");
+        assert!(err.unwrap_err().to_string().contains("empty.txt has no tokens"));
     }
 }

@@ -7,6 +7,8 @@
 //! - [`explain`]: the walkthrough, stage by stage, as data ([`explain::Walkthrough`]).
 //! - [`lens`]: the logit lens.
 //! - [`heads`]: previous-token, duplicate-token and induction head detectors.
+//! - [`attribution`]: direct logit attribution: each head's, MLP's and bias's share of a logit.
+//! - [`causal`]: causal tracing: which hidden states, restored into a corrupted run, bring the answer back.
 //! - [`intervention`]: zero, scale or patch any hook (or one head) during a forward pass.
 //! - [`space`]: the semantic space of embeddings: neighbours, analogies, maps, context.
 //! - [`analogy_eval`]: analogy questions (`questions-words.txt`) scored on the embeddings.
@@ -14,12 +16,16 @@
 //! - [`meaning`]: both scores on every snapshot a run kept: the space forming in training.
 //! - [`learning`]: each snapshot's heads and aligned embedding map: watching a run learn.
 //! - [`products`]: how one number of a matrix product is made: its dot product's terms.
+//! - [`heatmap`]: token × layer heatmaps as SVG (causal tracing's picture).
 //! - [`pca`], [`svg`]: the 2-D projection and its picture.
 
 pub mod analogy_eval;
+pub mod attribution;
 pub mod categories;
+pub mod causal;
 pub mod explain;
 pub mod heads;
+pub mod heatmap;
 pub mod hooks;
 pub mod influence;
 pub mod intervention;
