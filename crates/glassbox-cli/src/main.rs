@@ -49,6 +49,8 @@ enum Command {
     Attribute(commands::attribute::Args),
     /// Causal tracing: spoil the subject, restore one hidden state at a time, see where the answer returns.
     Causal(commands::causal::Args),
+    /// Where a --task facts model keeps its facts: recall, averaged causal tracing, attribution, MLP ablations.
+    Knowledge(commands::knowledge::Args),
     /// Score every attention head: previous-token, duplicate-token, induction.
     Heads(commands::heads::Args),
     /// The semantic space of embeddings: neighbours, analogies, maps, context drift.
@@ -83,6 +85,7 @@ fn main() {
         Command::Heads(args) => commands::heads::run(args),
         Command::Attribute(args) => commands::attribute::run(args),
         Command::Causal(args) => commands::causal::run(args),
+        Command::Knowledge(args) => commands::knowledge::run(args),
         Command::Space(args) => commands::space::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::Convert(args) => commands::convert::convert(args),

@@ -13,6 +13,7 @@ pub mod demo_meaning;
 pub mod explain;
 pub mod generate;
 pub mod heads;
+pub mod knowledge;
 pub mod lens;
 pub mod serve;
 pub mod space;

@@ -25,7 +25,8 @@ pub struct Args {
     #[arg(long, conflicts_with = "task", value_name = "FILE")]
     data: Option<PathBuf>,
     /// A built-in task instead of a file: sort, reverse, add, repeat, or the reach tests
-    /// copy[:N] (copy N letters, default 16) and recall[:N] (N key–value pairs, default 8).
+    /// copy[:N] (copy N letters, default 16) and recall[:N] (N key–value pairs, default 8), or
+    /// facts[:N] (N invented people's city, colour and job, default 48: where knowledge lives).
     #[arg(long, value_name = "NAME")]
     task: Option<String>,
     /// How --data becomes tokens: char, bpe:N (train N tokens on the training split), gpt2,
@@ -58,7 +59,7 @@ pub struct Args {
     /// Sequences per micro-batch. [default: 12 for text, 64 for a task]
     #[arg(long)]
     batch: Option<usize>,
-    /// Optimizer steps. [default: 2000 for text; sort 600, reverse 1500, add 4000, repeat 1500, copy 1500, recall 3000]
+    /// Optimizer steps. [default: 2000 for text; sort 600, reverse 1500, add 4000, repeat 1500, copy 1500, recall 3000, facts 3000]
     #[arg(long)]
     steps: Option<usize>,
     /// Peak learning rate. [default: 1e-3 for text, 3e-3 for a task]
@@ -115,7 +116,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let nothing = || -> anyhow::Error {
         Error::input(
-            "nothing to train on: give --data FILE.txt (a text file) or --task sort|reverse|add|repeat|copy|recall",
+            "nothing to train on: give --data FILE.txt (a text file) or --task sort|reverse|add|repeat|copy|recall|facts",
         )
         .into()
     };

@@ -9,6 +9,7 @@
 //! - [`heads`]: previous-token, duplicate-token and induction head detectors.
 //! - [`attribution`]: direct logit attribution: each head's, MLP's and bias's share of a logit.
 //! - [`causal`]: causal tracing: which hidden states, restored into a corrupted run, bring the answer back.
+//! - [`knowledge`]: on a `--task facts` model: recall, tracing averaged by token role, MLP ablations.
 //! - [`intervention`]: zero, scale or patch any hook (or one head) during a forward pass.
 //! - [`space`]: the semantic space of embeddings: neighbours, analogies, maps, context.
 //! - [`analogy_eval`]: analogy questions (`questions-words.txt`) scored on the embeddings.
@@ -29,6 +30,7 @@ pub mod heatmap;
 pub mod hooks;
 pub mod influence;
 pub mod intervention;
+pub mod knowledge;
 pub mod learning;
 pub mod lens;
 pub mod line_chart;

@@ -2,12 +2,12 @@
 //!
 //! ```text
 //! text ──tokenizer──▶ ids (cached) ──90/10──▶ random windows ─┐
-//! task (sort, reverse, add, repeat) ──▶ examples ─────────────┴─▶ forward → loss → backward
+//! task (sort, …, facts) ──▶ examples ────────────────────────┴─▶ forward → loss → backward
 //!      → clip → AdamW (warmup + cosine) → every N steps: evaluate, checkpoint (atomic)
 //! ```
 //!
 //! - [`data`]: text files, tokenizers, token cache, train/validation split, batches.
-//! - [`tasks`]: the built-in tasks and their exact-answer accuracy.
+//! - [`tasks`]: the built-in tasks and their exact-answer accuracy; [`facts`]: the `facts` task's knowledge base.
 //! - [`adamw`]: AdamW and global-norm clipping. [`schedule`]: warmup + cosine.
 //! - [`step`]: one optimizer step (data-parallel for small models).
 //! - [`trainer`]: the loop, its options and callbacks, create and resume.
@@ -16,6 +16,7 @@
 pub mod adamw;
 pub mod checkpoint;
 pub mod data;
+pub mod facts;
 pub mod run_dir;
 pub mod schedule;
 pub mod step;

@@ -24,8 +24,14 @@
 //!   the previous occurrence does. The loss counts the predictable letters. Accuracy: a
 //!   periodic line, `^` and 11 letters (`^abcdabcdabc`), continued for 9 more.
 //!
-//! Held-out examples are set apart by a hash of the prompt: training never draws one.
+//! - `facts`: invented people's home city, favourite colour and job, stated in three
+//!   sentence templates per relation (`dakor lives in ` → `osaka`); the model must store
+//!   each association in its weights. See `facts.rs`.
+//!
+//! Held-out examples are set apart by a hash of the prompt: training never draws one
+//! (`facts` holds out one template per person and relation instead).
 
+use super::facts;
 use crate::config::GptConfig;
 use crate::error::{Error, Result};
 use crate::net::{Network, Passes};
@@ -41,6 +47,7 @@ pub enum TaskKind {
     Repeat,
     Copy,
     Recall,
+    Facts,
 }
 
 /// A built-in task: its vocabulary, the lengths of prompt and answer, and how to make and
@@ -54,10 +61,13 @@ pub struct Task {
     pub prompt_len: usize,
     /// Tokens of the answer.
     pub answer_len: usize,
+    /// `facts:N`: how many people the knowledge base holds (0 for the other tasks, whose
+    /// lengths say their size).
+    pub size: usize,
 }
 
-/// Names accepted by `--task` (`copy` and `recall` also as `copy:N`, `recall:N`).
-pub const TASK_NAMES: [&str; 6] = ["sort", "reverse", "add", "repeat", "copy", "recall"];
+/// Names accepted by `--task` (`copy`, `recall` and `facts` also as `copy:N`, `recall:N`, `facts:N`).
+pub const TASK_NAMES: [&str; 7] = ["sort", "reverse", "add", "repeat", "copy", "recall", "facts"];
 
 /// `copy`'s letters after the separator `|` (id 0).
 const COPY_ALPHABET: &str = "|abcdefgh";
@@ -85,7 +95,7 @@ const ACCURACY_ROWS: usize = 256;
 
 impl Task {
     pub fn from_name(name: &str) -> Result<Task> {
-        let task = |kind, alphabet, prompt_len, answer_len| Task { kind, alphabet, prompt_len, answer_len };
+        let task = |kind, alphabet, prompt_len, answer_len| Task { kind, alphabet, prompt_len, answer_len, size: 0 };
         let (base, size_text) = match name.split_once(':') {
             Some((base, size)) => (base, Some(size)),
             None => (name, None),
@@ -102,7 +112,7 @@ impl Task {
         Ok(match base {
             "sort" | "reverse" | "add" | "repeat" if size_text.is_some() => {
                 return Err(Error::input(format!(
-                    "--task {base} has a fixed size; only copy:N and recall:N take one (drop ':…')"
+                    "--task {base} has a fixed size; only copy:N, recall:N and facts:N take one (drop ':…')"
                 )))
             }
             "sort" => task(TaskKind::Sort, "ABC", 6, 6),
@@ -116,6 +126,11 @@ impl Task {
             "recall" => {
                 let pairs = size(RECALL_DEFAULT, RECALL_MAX)?;
                 task(TaskKind::Recall, RECALL_ALPHABET, 3 * pairs + 3, 1)
+            }
+            "facts" => {
+                let people = size(facts::PEOPLE_DEFAULT, facts::PEOPLE_MAX)?;
+                let base = task(TaskKind::Facts, facts::FACTS_ALPHABET, facts::prompt_len(), facts::VALUE_LEN);
+                Task { size: people, ..base }
             }
             _ => {
                 return Err(Error::input(format!(
@@ -135,6 +150,7 @@ impl Task {
             TaskKind::Repeat => "repeat",
             TaskKind::Copy => "copy",
             TaskKind::Recall => "recall",
+            TaskKind::Facts => "facts",
         }
     }
 
@@ -143,6 +159,7 @@ impl Task {
         match self.kind {
             TaskKind::Copy => format!("copy:{}", self.answer_len),
             TaskKind::Recall => format!("recall:{}", self.recall_pairs()),
+            TaskKind::Facts => format!("facts:{}", self.size),
             _ => self.name().to_string(),
         }
     }
@@ -193,6 +210,11 @@ impl Task {
                 prompt.extend([0, prompt[0], prompt[1]]);
                 return prompt;
             }
+            TaskKind::Facts => {
+                let fact = facts::Fact { person: 0, relation: 0, template: 0 };
+                let fact = if fact.is_held_out() { facts::Fact { template: 1, ..fact } } else { fact };
+                return self.fact_prompt(&fact);
+            }
         };
         self.parse(text).expect("the example is a well-formed prompt")
     }
@@ -227,6 +249,12 @@ impl Task {
                 self.recall_pairs(),
                 example()
             ),
+            TaskKind::Facts => format!(
+                "recall invented facts — {} people's home city, favourite colour and job, in three sentence templates \
+                 each, one held out per person {}: knowledge",
+                self.size,
+                example()
+            ),
         }
     }
 
@@ -256,6 +284,7 @@ impl Task {
             TaskKind::Sort | TaskKind::Reverse => (3, 3, 48),
             TaskKind::Add => (4, 4, 64),
             TaskKind::Repeat | TaskKind::Copy | TaskKind::Recall => (2, 4, 64),
+            TaskKind::Facts => (4, 4, 128),
         };
         GptConfig::new(layers, heads, embd, self.vocab_size(), self.seq_len())
     }
@@ -290,7 +319,24 @@ impl Task {
                 let value = (0..pairs).find(|&i| prompt[3 * i..3 * i + 2] == *query).map_or(0, |i| prompt[3 * i + 2]);
                 vec![value]
             }
+            TaskKind::Facts => match self.fact_of(prompt) {
+                Some(fact) => self.parse(facts::value(fact.person, fact.relation)).expect("values are lowercase"),
+                // not a sentence of the base (typed by a person): no answer but padding
+                None => vec![0; self.answer_len],
+            },
         }
+    }
+
+    /// `facts`: the fact a prompt states (`None` if it is not one of this base's).
+    pub fn fact_of(&self, prompt: &[u32]) -> Option<facts::Fact> {
+        (self.kind == TaskKind::Facts).then(|| facts::Fact::parse(&self.render(prompt), self.size))?
+    }
+
+    /// `facts`: a fact's sentence up to the value, padded on the left with `.` to the prompt length.
+    pub fn fact_prompt(&self, fact: &facts::Fact) -> Vec<u32> {
+        let text = fact.text();
+        let padded = format!("{}{text}", ".".repeat(self.prompt_len - text.len()));
+        self.parse(&padded).expect("a fact's text uses the task's characters")
     }
 
     /// A random prompt (held out or not).
@@ -331,6 +377,14 @@ impl Task {
                 p.extend([0, 1 + asked / RECALL_KEY_LETTERS, 1 + asked % RECALL_KEY_LETTERS]);
                 p
             }
+            TaskKind::Facts => {
+                let fact = facts::Fact {
+                    person: rng.below(self.size),
+                    relation: rng.below(facts::RELATIONS.len()),
+                    template: rng.below(3),
+                };
+                self.fact_prompt(&fact)
+            }
             TaskKind::Repeat => loop {
                 // The marker ^ (id 0), then a segment of letters (ids 1..=26, drawn with
                 // replacement as in Olsson et al.) repeated. A prompt that shows a shorter
@@ -348,6 +402,9 @@ impl Task {
 
     /// Whether a prompt belongs to the held-out set (a hash of it, so the split is fixed).
     pub fn is_held_out(&self, prompt: &[u32]) -> bool {
+        if self.kind == TaskKind::Facts {
+            return self.fact_of(prompt).is_some_and(|fact| fact.is_held_out());
+        }
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         for &id in prompt {
             hash = (hash ^ id as u64).wrapping_mul(0x100_0000_01b3);

@@ -101,6 +101,7 @@ impl TrainOptions {
             "reverse" => 1500,
             "add" => 4000,
             "recall" => 3000,
+            "facts" => 3000,
             _ => 1500,
         };
         TrainOptions {
