@@ -17,8 +17,11 @@ pub struct Panel<'a> {
 }
 
 const CELL: f32 = 22.0;
-const ROW_LABEL: f32 = 120.0;
 const GAP: f32 = 36.0;
+/// Roughly the width of one character at the labels' size (11 px sans-serif).
+const CHAR_WIDTH: f32 = 6.6;
+/// A panel is at least this wide, so that its title and scale fit.
+const MIN_PANEL: f32 = 170.0;
 
 fn mix(colour: &str, amount: f32) -> String {
     let channel = |i: usize| u8::from_str_radix(&colour[1 + 2 * i..3 + 2 * i], 16).unwrap_or(0) as f32;
@@ -38,8 +41,9 @@ pub fn heatmaps_svg(
 ) -> String {
     let rows = row_labels.len();
     let columns = panels.first().map_or(0, |p| p.values.first().map_or(0, Vec::len));
-    let panel_width = columns as f32 * CELL;
-    let width = ROW_LABEL + panels.len() as f32 * (panel_width + GAP) + 10.0;
+    let row_label = 16.0 + row_labels.iter().map(|l| l.chars().count() + 1).max().unwrap_or(0) as f32 * CHAR_WIDTH;
+    let panel_width = (columns as f32 * CELL).max(MIN_PANEL);
+    let width = (row_label + panels.len() as f32 * (panel_width + GAP) + 10.0).max(20.0 + title.chars().count() as f32 * 8.0);
     let height = 70.0 + rows as f32 * CELL + 60.0;
     let mut svg = String::new();
     let _ = write!(
@@ -49,7 +53,7 @@ pub fn heatmaps_svg(
     let _ = write!(svg, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
     let _ = write!(svg, r#"<text x="10" y="20" font-size="14" font-weight="bold">{}</text>"#, xml_escape(title));
     for (p, panel) in panels.iter().enumerate() {
-        let x0 = ROW_LABEL + p as f32 * (panel_width + GAP);
+        let x0 = row_label + p as f32 * (panel_width + GAP);
         let y0 = 60.0;
         let _ = write!(
             svg,
@@ -79,9 +83,11 @@ pub fn heatmaps_svg(
         }
         let _ = write!(
             svg,
-            r##"<text x="{:.1}" y="{:.1}" fill="#555">{column_name} →   white {:.3} … {:.3}</text>"##,
+            r##"<text x="{:.1}" y="{:.1}" fill="#555">{column_name} →</text><text x="{:.1}" y="{:.1}" fill="#555">white {:.3} … full {:.3}</text>"##,
             x0,
-            y0 + rows as f32 * CELL + 32.0,
+            y0 + rows as f32 * CELL + 30.0,
+            x0,
+            y0 + rows as f32 * CELL + 46.0,
             panel.low,
             panel.high
         );
@@ -91,7 +97,7 @@ pub fn heatmaps_svg(
         let _ = write!(
             svg,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="end"{}>{}{}</text>"#,
-            ROW_LABEL - 6.0,
+            row_label - 6.0,
             60.0 + (r as f32 + 0.7) * CELL,
             if bold { r#" font-weight="bold""# } else { "" },
             xml_escape(label),
