@@ -356,6 +356,7 @@ const PAGES = [
   ["/space", "nav_space"],
   ["/training", "nav_training"],
   ["/why", "nav_why"],
+  ["/knowledge", "nav_knowledge"],
   ["/api-docs", "nav_api"],
 ];
 const LOGO = `<svg viewBox="0 0 24 24" fill="none" aria-hidden="true"><rect x="2.5" y="2.5" width="19" height="19" rx="5" stroke="#1d1c22" stroke-width="2"/><rect x="6" y="6" width="4" height="4" rx="1" fill="#c77a12"/><rect x="14" y="6" width="4" height="4" rx="1" fill="#6a4fd0"/><rect x="6" y="14" width="4" height="4" rx="1" fill="#6a4fd0"/><rect x="14" y="14" width="4" height="4" rx="1" fill="#c8443b"/></svg>`;

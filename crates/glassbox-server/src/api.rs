@@ -252,6 +252,28 @@ pub async fn why_reach(State(state): State<Arc<AppState>>, body: Result<Bytes, B
     .await
 }
 
+/// What the knowledge page offers first (a fact, on a `--task facts` run).
+pub async fn knowledge_info(State(state): State<Arc<AppState>>) -> Response {
+    let task = Task::of_run(&state.dir);
+    Json(crate::knowledge::example(task.as_ref())).into_response()
+}
+
+pub async fn attribute(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match json_body(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    inspect(&state, move |loaded| crate::knowledge::attribution(&loaded, &Fields(&body))).await
+}
+
+pub async fn causal(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match json_body(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    inspect(&state, move |loaded| crate::knowledge::causal(&loaded, &Fields(&body))).await
+}
+
 pub async fn tokenize(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match json_body(body) {
         Ok(b) => b,

@@ -54,6 +54,10 @@ pub async fn why_page() -> Response {
     serve("why.html")
 }
 
+pub async fn knowledge_page() -> Response {
+    serve("knowledge.html")
+}
+
 pub async fn api_page() -> Response {
     serve("api.html")
 }

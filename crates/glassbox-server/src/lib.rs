@@ -26,6 +26,7 @@ mod connections;
 mod error;
 mod fingerprint;
 mod generation;
+mod knowledge;
 pub mod limits;
 mod memory;
 mod openai;
@@ -99,6 +100,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/space", get(assets::space_page))
         .route("/training", get(assets::training_page))
         .route("/why", get(assets::why_page))
+        .route("/knowledge", get(assets::knowledge_page))
         .route("/api-docs", get(assets::api_page))
         .route("/assets/{*path}", get(assets::asset))
         .route("/favicon.ico", get(assets::favicon))
@@ -121,6 +123,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/training/learning", get(training::learning))
         .route("/api/why", get(api::why_info))
         .route("/api/why/reach", post(api::why_reach))
+        .route("/api/knowledge", get(api::knowledge_info))
+        .route("/api/attribute", post(api::attribute))
+        .route("/api/causal", post(api::causal))
         .route("/v1/models", get(openai::models))
         .route("/v1/models/{id}", get(openai::model))
         .route("/v1/completions", post(openai::completions))

@@ -153,6 +153,8 @@ fn every_page_in_chinese_has_no_english_text() {
     let (text, space, training) = (serve(chars.path()), serve(words.path()), serve(&run));
     let compared = tempfile::tempdir().unwrap();
     let why = serve(&comparison(compared.path()));
+    let facts_root = tempfile::tempdir().unwrap();
+    let facts = serve(&facts_run(facts_root.path(), 8, 30));
     let session = driver.session(1280, 900, false);
     let shots = screenshot_dir();
     let mut found = Vec::new();
@@ -161,6 +163,7 @@ fn every_page_in_chinese_has_no_english_text() {
         (format!("{}/space", space.url()), "space", "document.body.dataset.ready === '1'"),
         (format!("{}/training", training.url()), "training", "document.body.dataset.learningRows === '3'"),
         (format!("{}/why", why.url()), "why", "Number(document.body.dataset.read) > 1"),
+        (format!("{}/knowledge", facts.url()), "knowledge", "Number(document.body.dataset.traced) > 0"),
     ];
     for lang in ["en", "zh"] {
         session.goto(&format!("{}/?prompt={}", text.url(), url_encode("To be, or not to be")));

@@ -47,7 +47,7 @@ fn assert_fits(session: &Session, what: &str) {
         }
     }
     let links = fit["links"].as_array().unwrap();
-    assert_eq!(links.len(), 6, "{what}: {fit}");
+    assert_eq!(links.len(), 7, "{what}: {fit}");
     for link in links {
         assert_eq!(link["ok"], true, "{what}: header link {} is hidden: {fit}", link["text"]);
     }

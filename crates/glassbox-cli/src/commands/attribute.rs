@@ -8,9 +8,8 @@ use super::trace::{load, prompt_ids};
 use crate::output::say;
 use anyhow::Result;
 use glassbox::inspect::attribution::{attribute, Component};
-use glassbox::inspect::space::resolve_word;
+use glassbox::inspect::space::single_token;
 use glassbox::inspect::TokenText;
-use glassbox::tokenizer::Tokenizer;
 use glassbox::Error;
 use std::path::PathBuf;
 
@@ -40,31 +39,15 @@ pub struct Args {
     json: bool,
 }
 
-/// A word (or `#ID`) that must be one token of this model.
-pub fn one_token(flag: &str, word: &str, tokenizer: Option<&Tokenizer>, vocab_size: usize) -> Result<u32, Error> {
-    let resolved =
-        resolve_word(word, tokenizer, vocab_size, false).map_err(|e| Error::input(format!("{flag}: {e}")))?;
-    match resolved.ids[..] {
-        [id] => Ok(id),
-        _ => Err(Error::input(format!(
-            "{flag} '{}' is {} tokens ({}) in this model's vocabulary, and a logit belongs to one token; give a \
-             single token (a shorter word, or #ID)",
-            glassbox::error::excerpt(word),
-            resolved.ids.len(),
-            resolved.ids.iter().map(|id| format!("#{id}")).collect::<Vec<_>>().join(" ")
-        ))),
-    }
-}
-
 pub fn run(args: Args) -> Result<()> {
     let (model, tokenizer) = load(&args.model)?;
     let ids = prompt_ids(&model, tokenizer.as_ref(), args.prompt.as_deref(), args.ids.as_deref())?;
     let vocab_size = model.config.vocab_size;
     let position = args.position.unwrap_or(ids.len() - 1);
     let versus =
-        args.versus.as_deref().map(|w| one_token("--versus", w, tokenizer.as_ref(), vocab_size)).transpose()?;
+        args.versus.as_deref().map(|w| single_token("--versus", w, tokenizer.as_ref(), vocab_size)).transpose()?;
     let target = match args.target.as_deref() {
-        Some(word) => one_token("--target", word, tokenizer.as_ref(), vocab_size)?,
+        Some(word) => single_token("--target", word, tokenizer.as_ref(), vocab_size)?,
         None => {
             // the model's own top prediction at that position
             let mut acts = glassbox::model::Activations::default();

@@ -5,17 +5,17 @@
 //! heatmaps (residual stream, attention output, MLP output) in the terminal, as JSON and
 //! as an SVG. The work is in `inspect::causal`.
 
-use super::attribute::one_token;
 use super::explain::{quoted, Style};
 use super::trace::{load, prompt_ids};
 use crate::output::say;
 use anyhow::Result;
-use glassbox::inspect::causal::{causal_trace, CausalOptions, CausalTrace, Corruption};
+use glassbox::inspect::causal::{
+    causal_trace, parse_corruption, parse_subject, CausalOptions, CausalTrace, Corruption,
+};
 use glassbox::inspect::heatmap::{heatmaps_svg, Panel};
+use glassbox::inspect::space::single_token;
 use glassbox::inspect::TokenText;
-use glassbox::tokenizer::Tokenizer;
 use glassbox::Error;
-use std::ops::Range;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -60,86 +60,20 @@ pub struct Args {
     out: Option<PathBuf>,
 }
 
-/// `A..B`, `A..=B`, or the subject's text found in the prompt's tokens.
-fn parse_subject(text: &str, ids: &[u32], tokenizer: Option<&Tokenizer>) -> Result<Range<usize>, Error> {
-    if let Some((a, b)) = text.split_once("..") {
-        let (inclusive, b) = match b.strip_prefix('=') {
-            Some(b) => (true, b),
-            None => (false, b),
-        };
-        if let (Ok(a), Ok(b)) = (a.trim().parse::<usize>(), b.trim().parse::<usize>()) {
-            return Ok(a..if inclusive { b + 1 } else { b });
-        }
-    }
-    let not_found = || {
-        Error::input(format!(
-            "--subject '{}' is neither a range of token positions (A..B, end exclusive) nor text found in the prompt's \
-             tokens; `glassbox tokenize MODEL PROMPT` shows the positions",
-            glassbox::error::excerpt(text)
-        ))
-    };
-    let tokenizer = tokenizer.ok_or_else(not_found)?;
-    let spellings = [text.to_string(), format!(" {text}")];
-    for spelled in &spellings {
-        let needle = tokenizer.encode(spelled);
-        if needle.is_empty() {
-            continue;
-        }
-        if let Some(start) = ids.windows(needle.len()).position(|w| w == needle) {
-            return Ok(start..start + needle.len());
-        }
-    }
-    Err(not_found())
-}
-
-fn parse_corruption(args: &Args, subject: &Range<usize>, tokenizer: Option<&Tokenizer>) -> Result<Corruption, Error> {
-    if args.corrupt == "noise" {
-        if !(args.noise.is_finite() && args.noise > 0.0) {
-            return Err(Error::input("--noise must be a positive number of standard deviations, e.g. 3"));
-        }
-        return Ok(Corruption::Noise { samples: args.samples, scale: args.noise, seed: args.seed });
-    }
-    let Some(text) = args.corrupt.strip_prefix("replace:") else {
-        return Err(Error::input(format!(
-            "--corrupt '{}' is not a corruption; use noise or replace:TEXT (e.g. replace:' Colosseum')",
-            glassbox::error::excerpt(&args.corrupt)
-        )));
-    };
-    let ids = if let Some(list) = text.strip_prefix('#') {
-        // replace:#12,40 names the replacement by token ids
-        super::trace::parse_ids(&list.split(',').map(|s| s.trim_start_matches('#').to_string()).collect::<Vec<_>>())?
-    } else {
-        let tokenizer = tokenizer.ok_or_else(|| {
-            Error::input(
-                "this model has no tokenizer, so replace:TEXT cannot be encoded; give token ids as replace:#12,40",
-            )
-        })?;
-        let plain = tokenizer.encode_checked(text)?;
-        match tokenizer {
-            Tokenizer::Bpe(_) if plain.len() != subject.len() && !text.starts_with(' ') => {
-                let spaced = tokenizer.encode(&format!(" {text}"));
-                if spaced.len() == subject.len() {
-                    spaced
-                } else {
-                    plain
-                }
-            }
-            _ => plain,
-        }
-    };
-    Ok(Corruption::Replace { ids })
-}
-
 pub fn run(args: Args) -> Result<()> {
     let (model, tokenizer) = load(&args.model)?;
     let ids = prompt_ids(&model, tokenizer.as_ref(), args.prompt.as_deref(), args.ids.as_deref())?;
     let vocab_size = model.config.vocab_size;
     let subject = parse_subject(&args.subject, &ids, tokenizer.as_ref())?;
-    let corruption = parse_corruption(&args, &subject, tokenizer.as_ref())?;
+    if !(args.noise.is_finite() && args.noise > 0.0) {
+        return Err(Error::input("--noise must be a positive number of standard deviations, e.g. 3").into());
+    }
+    let noise = Corruption::Noise { samples: args.samples, scale: args.noise, seed: args.seed };
+    let corruption = parse_corruption(&args.corrupt, noise, &subject, tokenizer.as_ref())?;
     let target =
-        args.target.as_deref().map(|w| one_token("--target", w, tokenizer.as_ref(), vocab_size)).transpose()?;
+        args.target.as_deref().map(|w| single_token("--target", w, tokenizer.as_ref(), vocab_size)).transpose()?;
     let versus =
-        args.versus.as_deref().map(|w| one_token("--versus", w, tokenizer.as_ref(), vocab_size)).transpose()?;
+        args.versus.as_deref().map(|w| single_token("--versus", w, tokenizer.as_ref(), vocab_size)).transpose()?;
     if let Some(out) = &args.out {
         check_file_target(out)?;
     }

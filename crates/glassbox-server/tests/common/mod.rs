@@ -688,3 +688,18 @@ pub fn comparison(root: &Path) -> PathBuf {
     std::fs::write(dir.join("compare.json"), serde_json::to_string_pretty(&report).unwrap()).unwrap();
     dir
 }
+
+/// A `--task facts:N` run trained `steps` steps in `root/facts` (a small model: 2 layers).
+pub fn facts_run(root: &Path, people: usize, steps: usize) -> PathBuf {
+    use glassbox::train::{DataSource, NewRun, OptionChanges, ShapeRequest, Trainer};
+    let run = root.join("facts");
+    let spec = NewRun {
+        dir: run.clone(),
+        data: DataSource::Task { name: format!("facts:{people}") },
+        shape: ShapeRequest { layers: Some(2), heads: Some(2), embd: Some(32), ..ShapeRequest::default() },
+        options: OptionChanges { steps: Some(steps), eval_every: Some(steps), ..OptionChanges::default() },
+        overwrite: false,
+    };
+    Trainer::create(spec, &mut |_, _, _| {}).unwrap().run(&mut |_| {}).unwrap();
+    run
+}

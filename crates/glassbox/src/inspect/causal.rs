@@ -33,6 +33,7 @@ use crate::kernels::residual::residual_forward;
 use crate::kernels::softmax::softmax;
 use crate::model::{forward, forward_with_edits, Activations, Params};
 use crate::rng::Rng;
+use crate::tokenizer::Tokenizer;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::ops::Range;
@@ -615,4 +616,87 @@ pub fn causal_trace(params: &Params, ids: &[u32], options: &CausalOptions) -> Re
         restorations: kinds.len() * ids.len() * params.config.n_layer,
         kinds,
     })
+}
+
+/// The subject of a request: `A..B` (end exclusive), `A..=B`, or its text as it appears in
+/// the prompt's tokens (with BPE also with a leading space, as inside a sentence).
+pub fn parse_subject(text: &str, ids: &[u32], tokenizer: Option<&Tokenizer>) -> Result<Range<usize>> {
+    if let Some((a, b)) = text.split_once("..") {
+        let (inclusive, b) = match b.strip_prefix('=') {
+            Some(b) => (true, b),
+            None => (false, b),
+        };
+        if let (Ok(a), Ok(b)) = (a.trim().parse::<usize>(), b.trim().parse::<usize>()) {
+            return Ok(a..if inclusive { b + 1 } else { b });
+        }
+    }
+    let not_found = || {
+        Error::input(format!(
+            "--subject '{}' is neither a range of token positions (A..B, end exclusive) nor text found in the prompt's \
+             tokens; `glassbox tokenize MODEL PROMPT` shows the positions",
+            crate::error::excerpt(text)
+        ))
+    };
+    let tokenizer = tokenizer.ok_or_else(not_found)?;
+    for spelled in [text.to_string(), format!(" {text}")] {
+        let needle = tokenizer.encode(&spelled);
+        if needle.is_empty() {
+            continue;
+        }
+        if let Some(start) = ids.windows(needle.len()).position(|w| w == needle) {
+            return Ok(start..start + needle.len());
+        }
+    }
+    Err(not_found())
+}
+
+/// A corruption named as `noise` (then `noise` is used as given) or `replace:TEXT`
+/// (`replace:#12,40` by token ids). With BPE, TEXT is also tried with a leading space
+/// when that gives the subject's token count.
+pub fn parse_corruption(
+    spec: &str,
+    noise: Corruption,
+    subject: &Range<usize>,
+    tokenizer: Option<&Tokenizer>,
+) -> Result<Corruption> {
+    if spec == "noise" {
+        return Ok(noise);
+    }
+    let Some(text) = spec.strip_prefix("replace:") else {
+        return Err(Error::input(format!(
+            "--corrupt '{}' is not a corruption; use noise or replace:TEXT (e.g. replace:' Colosseum')",
+            crate::error::excerpt(spec)
+        )));
+    };
+    let ids = if let Some(list) = text.strip_prefix('#') {
+        list.split(',')
+            .map(|id| {
+                id.trim().trim_start_matches('#').parse::<u32>().map_err(|_| {
+                    Error::input(format!(
+                        "replace:#…: '{}' is not a token id; write e.g. replace:#12,40",
+                        crate::error::excerpt(id)
+                    ))
+                })
+            })
+            .collect::<Result<Vec<u32>>>()?
+    } else {
+        let tokenizer = tokenizer.ok_or_else(|| {
+            Error::input(
+                "this model has no tokenizer, so replace:TEXT cannot be encoded; give token ids as replace:#12,40",
+            )
+        })?;
+        let plain = tokenizer.encode_checked(text)?;
+        match tokenizer {
+            Tokenizer::Bpe(_) if plain.len() != subject.len() && !text.starts_with(' ') => {
+                let spaced = tokenizer.encode(&format!(" {text}"));
+                if spaced.len() == subject.len() {
+                    spaced
+                } else {
+                    plain
+                }
+            }
+            _ => plain,
+        }
+    };
+    Ok(Corruption::Replace { ids })
 }

@@ -43,7 +43,8 @@ pub fn heatmaps_svg(
     let columns = panels.first().map_or(0, |p| p.values.first().map_or(0, Vec::len));
     let row_label = 16.0 + row_labels.iter().map(|l| l.chars().count() + 1).max().unwrap_or(0) as f32 * CHAR_WIDTH;
     let panel_width = (columns as f32 * CELL).max(MIN_PANEL);
-    let width = (row_label + panels.len() as f32 * (panel_width + GAP) + 10.0).max(20.0 + title.chars().count() as f32 * 8.0);
+    let width =
+        (row_label + panels.len() as f32 * (panel_width + GAP) + 10.0).max(20.0 + title.chars().count() as f32 * 8.0);
     let height = 70.0 + rows as f32 * CELL + 60.0;
     let mut svg = String::new();
     let _ = write!(

@@ -87,6 +87,23 @@ pub fn resolve_word(word: &str, tokenizer: Option<&Tokenizer>, vocab_size: usize
     Ok(Word { word: word.to_string(), ids, spelled })
 }
 
+/// A word (or `#ID`) that must be one token of this model (a logit belongs to one token);
+/// `flag` names the option in the message (`--target`).
+pub fn single_token(flag: &str, word: &str, tokenizer: Option<&Tokenizer>, vocab_size: usize) -> Result<u32> {
+    let resolved =
+        resolve_word(word, tokenizer, vocab_size, false).map_err(|e| Error::input(format!("{flag}: {e}")))?;
+    match resolved.ids[..] {
+        [id] => Ok(id),
+        _ => Err(Error::input(format!(
+            "{flag} '{}' is {} tokens ({}) in this model's vocabulary, and a logit belongs to one token; give a \
+             single token (a shorter word, or #ID)",
+            excerpt(word),
+            resolved.ids.len(),
+            resolved.ids.iter().map(|id| format!("#{id}")).collect::<Vec<_>>().join(" ")
+        ))),
+    }
+}
+
 /// The mean of the `wte` rows of `ids`.
 pub fn embedding_of(params: &Params, ids: &[u32]) -> Vec<f32> {
     let c = params.config.n_embd;
