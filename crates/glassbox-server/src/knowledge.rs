@@ -117,16 +117,18 @@ pub fn causal(loaded: &Loaded, f: &Fields) -> ApiResult<Value> {
         .map_err(|e| ApiError::engine_param("corrupt", e))?;
     let copies = match &corruption {
         Corruption::Noise { samples, .. } => *samples,
-        Corruption::Replace { ids: replacement } if replacement.len() != subject.len() => return Err(ApiError::param(
-            "corrupt",
-            format!(
+        Corruption::Replace { ids: replacement } if replacement.len() != subject.len() => {
+            return Err(ApiError::param(
+                "corrupt",
+                format!(
                 "the replacement is {} tokens but the subject is {}; replace it with text of as many tokens, so that \
                      every later position keeps its place",
                 replacement.len(),
                 subject.len()
             ),
-        )
-        .with_code("invalid_value")),
+            )
+            .with_code("invalid_value"))
+        }
         Corruption::Replace { .. } => 1,
     };
     let work = causal_work(ids.len(), config.n_layer, config.n_embd, copies);

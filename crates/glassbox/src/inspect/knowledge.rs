@@ -237,11 +237,10 @@ pub fn knowledge(params: &Params, task: &Task, options: &KnowledgeOptions) -> Re
                 continue;
             }
             role_facts[role] += 1;
-            for (k, kind) in kinds.iter().enumerate() {
-                for layer in 0..n_layer {
-                    let mean: f64 =
-                        positions.iter().map(|&p| kind.prob[p][layer] as f64).sum::<f64>() / positions.len() as f64;
-                    prob_sum[k][role][layer] += mean;
+            for (sums, kind) in prob_sum.iter_mut().zip(&kinds) {
+                for (layer, sum) in sums[role].iter_mut().enumerate() {
+                    let total: f64 = positions.iter().map(|&p| kind.prob[p][layer] as f64).sum();
+                    *sum += total / positions.len() as f64;
                 }
             }
         }
