@@ -56,6 +56,8 @@ const ALLOWED: &[&str] = &[
     "Transformer",
     "TransformerLens",
     "Olsson",
+    "Meng",
+    "rstd",
     "Hugging",
     "Face",
     "UTF",
