@@ -307,5 +307,7 @@ fn causal_tracing_refuses_bad_requests_with_a_sentence() {
     assert!(err(CausalOptions { subject: 3..3, ..base.clone() }).contains("--subject"));
     assert!(err(CausalOptions { corruption: Corruption::Replace { ids: vec![1] }, ..base.clone() }).contains("as many"));
     assert!(err(CausalOptions { target: Some(5), versus: Some(5), ..base.clone() }).contains("--versus"));
-    assert!(err(CausalOptions { window: 0, ..base }).contains("--window"));
+    assert!(err(CausalOptions { window: 0, ..base.clone() }).contains("--window"));
+    let huge = Corruption::Noise { samples: 1 << 40, scale: 3.0, seed: 1 };
+    assert!(err(CausalOptions { corruption: huge, ..base }).contains("would need"), "refused before allocating");
 }

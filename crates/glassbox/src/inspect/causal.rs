@@ -205,6 +205,13 @@ impl<'a> Tracer<'a> {
                 if *samples == 0 {
                     return Err(Error::input("--samples 0 averages nothing; give 1 or more noise samples"));
                 }
+                // the corrupted copies run as one batch: refuse what cannot fit before allocating it
+                Activations::check_fits(
+                    config,
+                    *samples,
+                    seq,
+                    &format!("causal tracing with {samples} noise samples of {seq} tokens"),
+                )?;
                 let sigma = standard_deviation(params.tensors().wte);
                 let std = scale * sigma;
                 let mut rng = Rng::new(*seed);
