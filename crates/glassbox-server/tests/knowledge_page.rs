@@ -29,7 +29,7 @@ fn the_api_answers_what_the_engine_computes() {
         &model.params,
         &ids,
         ids.len() - 1,
-        CHARS.find('e').unwrap() as u32,
+        Some(CHARS.find('e').unwrap() as u32),
         Some(CHARS.find('o').unwrap() as u32),
     )
     .unwrap();

@@ -41,7 +41,7 @@ fn attribution_components_sum_to_hugging_faces_logit_at_every_position() {
             for position in 0..seq {
                 let logits = &reference[(b * seq + position) * v..(b * seq + position + 1) * v];
                 let (top, bottom) = (argmax(logits), argmin(logits));
-                let single = attribute(&model.params, ids, position, top, None).unwrap();
+                let single = attribute(&model.params, ids, position, Some(top), None).unwrap();
                 let expected_logit = logits[top as usize];
                 assert!(
                     (single.logit - expected_logit).abs() <= 1e-4 * (1.0 + expected_logit.abs()),
@@ -54,10 +54,12 @@ fn attribution_components_sum_to_hugging_faces_logit_at_every_position() {
                     single.total(),
                     single.logit
                 );
+                let default = attribute(&model.params, ids, position, None, None).unwrap();
+                assert_eq!(default.target_id, top, "{name}: without a target, the top prediction's logit");
                 let n_parts = 1 + model.config.n_layer * (model.config.n_head + 2) + 1;
                 assert_eq!(single.components.len(), n_parts, "{name}: one part per head, bias, MLP, embed, β");
 
-                let difference = attribute(&model.params, ids, position, top, Some(bottom)).unwrap();
+                let difference = attribute(&model.params, ids, position, Some(top), Some(bottom)).unwrap();
                 let expected_difference = expected_logit - logits[bottom as usize];
                 assert!(
                     (difference.logit - expected_difference).abs() <= 1e-4 * (1.0 + expected_difference.abs()),
@@ -140,12 +142,12 @@ fn attribution_refuses_bad_requests_with_a_sentence() {
     for dir in conformance_dirs().into_iter().take(1) {
         let model = load_model(&dir).unwrap();
         let ids = [1, 2, 3];
-        let err = attribute(&model.params, &ids, 3, 0, None).unwrap_err().to_string();
+        let err = attribute(&model.params, &ids, 3, Some(0), None).unwrap_err().to_string();
         assert!(err.contains("past the prompt"), "{err}");
-        let err = attribute(&model.params, &ids, 0, 4, Some(4)).unwrap_err().to_string();
+        let err = attribute(&model.params, &ids, 0, Some(4), Some(4)).unwrap_err().to_string();
         assert!(err.contains("--versus"), "{err}");
         let vocab = model.config.vocab_size as u32;
-        let err = attribute(&model.params, &ids, 0, vocab, None).unwrap_err().to_string();
+        let err = attribute(&model.params, &ids, 0, Some(vocab), None).unwrap_err().to_string();
         assert!(err.contains("out of range"), "{err}");
     }
 }

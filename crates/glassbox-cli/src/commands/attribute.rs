@@ -10,7 +10,6 @@ use anyhow::Result;
 use glassbox::inspect::attribution::{attribute, Component};
 use glassbox::inspect::space::single_token;
 use glassbox::inspect::TokenText;
-use glassbox::Error;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -46,28 +45,14 @@ pub fn run(args: Args) -> Result<()> {
     let position = args.position.unwrap_or(ids.len() - 1);
     let versus =
         args.versus.as_deref().map(|w| single_token("--versus", w, tokenizer.as_ref(), vocab_size)).transpose()?;
-    let target = match args.target.as_deref() {
-        Some(word) => single_token("--target", word, tokenizer.as_ref(), vocab_size)?,
-        None => {
-            // the model's own top prediction at that position
-            let mut acts = glassbox::model::Activations::default();
-            if position >= ids.len() {
-                return Err(Error::input(format!(
-                    "--position {position} is past the prompt, which has {} tokens (positions 0 to {})",
-                    ids.len(),
-                    ids.len() - 1
-                ))
-                .into());
-            }
-            glassbox::model::forward(&model.params, &ids[..=position], 1, position + 1, &mut acts)?;
-            glassbox::sample::argmax(&acts.logits[position * vocab_size..(position + 1) * vocab_size])
-        }
-    };
+    let target =
+        args.target.as_deref().map(|w| single_token("--target", w, tokenizer.as_ref(), vocab_size)).transpose()?;
     let result = attribute(&model.params, &ids, position, target, versus)?;
     if args.json {
         say!("{}", serde_json::to_string(&result)?);
         return Ok(());
     }
+    let target = result.target_id;
 
     let s = Style::stdout();
     let tok = |id: u32| quoted(&TokenText::new(tokenizer.as_ref(), id).display);

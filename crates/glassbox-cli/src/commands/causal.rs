@@ -10,7 +10,7 @@ use super::trace::{load, prompt_ids};
 use crate::output::say;
 use anyhow::Result;
 use glassbox::inspect::causal::{
-    causal_trace, parse_corruption, parse_subject, CausalOptions, CausalTrace, Corruption,
+    causal_trace, parse_corruption, parse_subject, CausalOptions, CausalTrace, Corruption, StateKind,
 };
 use glassbox::inspect::heatmap::{heatmaps_svg, Panel};
 use glassbox::inspect::space::single_token;
@@ -75,7 +75,7 @@ pub fn run(args: Args) -> Result<()> {
     let versus =
         args.versus.as_deref().map(|w| single_token("--versus", w, tokenizer.as_ref(), vocab_size)).transpose()?;
     if let Some(out) = &args.out {
-        check_file_target(out)?;
+        glassbox::io::check_file_target(out)?;
     }
     let options = CausalOptions { subject, corruption, window: args.window, target, versus };
     let trace = causal_trace(&model.params, &ids, &options)?;
@@ -92,47 +92,39 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Refuses, before the sweep, an `--out` that cannot be a written file: a folder, a device,
-/// or a path whose folder does not exist (the same sentences `write_atomic` would say later).
-pub fn check_file_target(out: &std::path::Path) -> Result<(), Error> {
-    if let Ok(existing) = std::fs::metadata(out) {
-        if !existing.is_file() {
-            let what = if existing.is_dir() { "a folder" } else { "not a regular file (a device or a pipe)" };
-            return Err(Error::input(format!("cannot write {}: it is {what}; name a file to write", out.display())));
-        }
-    }
-    match out.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() && !parent.is_dir() => Err(Error::input(format!(
-            "cannot write {}: {} is not an existing folder; create it or write elsewhere",
-            out.display(),
-            parent.display()
-        ))),
-        _ => Ok(()),
-    }
-}
-
 /// The row label of a position: `3 " Tower"`.
 fn row_label(trace: &CausalTrace, position: usize, tok: &dyn Fn(u32) -> String) -> String {
     format!("{position} {}", quoted(&tok(trace.ids[position])))
 }
 
 /// The three panels, shaded on one scale from the corrupted probability to the highest seen.
-fn trace_svg(trace: &CausalTrace, tok: &dyn Fn(u32) -> String) -> String {
-    let high = trace.kinds.iter().flat_map(|k| k.prob.iter().flatten()).fold(trace.clean.prob, |m, &p| m.max(p));
-    let colours = ["#6a3d9a", "#2ca02c", "#d62728"];
-    let titles = ["residual stream after the block", "attention output", "MLP output"];
-    let panels: Vec<Panel> = trace
-        .kinds
-        .iter()
-        .zip(colours.iter().zip(titles))
-        .map(|(k, (&colour, title))| Panel {
-            title: format!("{title} ({})", k.kind.name()),
-            values: &k.prob,
-            low: trace.corrupted.prob.min(high),
-            high,
-            colour,
+/// The range a trace's heatmaps are shaded over: from the corrupted probability (white)
+/// to the highest any restoration reached, or the clean one if that is higher.
+pub fn shade_range<'a>(grids: impl Iterator<Item = &'a Vec<Vec<f32>>>, clean: f32, corrupted: f32) -> (f32, f32) {
+    let high = grids.flat_map(|grid| grid.iter().flatten()).fold(clean, |m, &p| m.max(p));
+    (corrupted.min(high), high)
+}
+
+/// One heatmap panel per kind of state restored, on one shading range.
+pub fn kind_panels<'a>(
+    kinds: impl Iterator<Item = (StateKind, &'a [Vec<f32>])>,
+    (low, high): (f32, f32),
+) -> Vec<Panel<'a>> {
+    kinds
+        .map(|(kind, values)| {
+            let (title, colour) = match kind {
+                StateKind::Resid => ("residual stream after the block", "#6a3d9a"),
+                StateKind::Attn => ("attention output", "#2ca02c"),
+                StateKind::Mlp => ("MLP output", "#d62728"),
+            };
+            Panel { title: format!("{title} ({})", kind.name()), values, low, high, colour }
         })
-        .collect();
+        .collect()
+}
+
+fn trace_svg(trace: &CausalTrace, tok: &dyn Fn(u32) -> String) -> String {
+    let range = shade_range(trace.kinds.iter().map(|k| &k.prob), trace.clean.prob, trace.corrupted.prob);
+    let panels = kind_panels(trace.kinds.iter().map(|k| (k.kind, &k.prob[..])), range);
     let labels: Vec<String> = (0..trace.ids.len()).map(|p| row_label(trace, p, tok)).collect();
     let marked: Vec<bool> = (0..trace.ids.len()).map(|p| (trace.subject[0]..trace.subject[1]).contains(&p)).collect();
     let title = format!(
@@ -165,8 +157,7 @@ fn print_trace(args: &Args, trace: &CausalTrace, tok: &dyn Fn(u32) -> String) {
             _ => String::new(),
         }
     );
-    let high = trace.kinds.iter().flat_map(|k| k.prob.iter().flatten()).fold(trace.clean.prob, |m, &p| m.max(p));
-    let low = trace.corrupted.prob.min(high);
+    let (low, high) = shade_range(trace.kinds.iter().map(|k| &k.prob), trace.clean.prob, trace.corrupted.prob);
     const SHADES: [&str; 6] = ["  ", "··", "░░", "▒▒", "▓▓", "██"];
     let shade = |p: f32| {
         let f = ((p - low) / (high - low).max(1e-12)).clamp(0.0, 1.0);

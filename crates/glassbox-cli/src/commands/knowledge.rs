@@ -4,11 +4,11 @@
 //! attribution by layer, and recall with MLP layers zero- or mean-ablated: the ones
 //! tracing points to against the others. The work is in `inspect::knowledge`.
 
-use super::causal::check_file_target;
+use super::causal::{kind_panels, shade_range};
 use super::explain::{bar, Style};
 use crate::output::say;
 use anyhow::Result;
-use glassbox::inspect::heatmap::{heatmaps_svg, Panel};
+use glassbox::inspect::heatmap::heatmaps_svg;
 use glassbox::inspect::knowledge::{knowledge, KnowledgeOptions, KnowledgeReport};
 use glassbox::train::Task;
 use glassbox::Error;
@@ -50,7 +50,7 @@ pub fn run(args: Args) -> Result<()> {
         return Err(Error::input("--noise must be a positive number of standard deviations, e.g. 3").into());
     }
     if let Some(out) = &args.out {
-        check_file_target(out)?;
+        glassbox::io::check_file_target(out)?;
     }
     let options =
         KnowledgeOptions { samples: args.samples, noise: args.noise, seed: args.seed, max_traced: args.max_traced };
@@ -68,21 +68,8 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn report_svg(report: &KnowledgeReport) -> String {
-    let high = report.tracing.iter().flat_map(|k| k.prob.iter().flatten()).fold(report.clean_prob, |m, &p| m.max(p));
-    let colours = ["#6a3d9a", "#2ca02c", "#d62728"];
-    let titles = ["residual stream", "attention output", "MLP output"];
-    let panels: Vec<Panel> = report
-        .tracing
-        .iter()
-        .zip(colours.iter().zip(titles))
-        .map(|(k, (&colour, title))| Panel {
-            title: title.to_string(),
-            values: &k.prob,
-            low: report.corrupted_prob.min(high),
-            high,
-            colour,
-        })
-        .collect();
+    let range = shade_range(report.tracing.iter().map(|k| &k.prob), report.clean_prob, report.corrupted_prob);
+    let panels = kind_panels(report.tracing.iter().map(|k| (k.kind, &k.prob[..])), range);
     let labels: Vec<String> = report.roles.iter().map(|r| r.to_string()).collect();
     let marked: Vec<bool> = (0..labels.len()).map(|r| r < 3).collect();
     let title = format!(
@@ -117,7 +104,7 @@ fn print_report(args: &Args, r: &KnowledgeReport) {
         ))
     );
     let layers = r.tracing.first().and_then(|k| k.prob.first()).map_or(0, Vec::len);
-    let high = r.tracing.iter().flat_map(|k| k.prob.iter().flatten()).fold(r.clean_prob, |m, &p| m.max(p));
+    let (_, high) = shade_range(r.tracing.iter().map(|k| &k.prob), r.clean_prob, r.corrupted_prob);
     for (k, name) in r.tracing.iter().zip(["residual stream after the block", "attention output", "MLP output"]) {
         say!();
         let header: String = (0..layers).map(|l| format!("{:>7}", format!("L{l}"))).collect();

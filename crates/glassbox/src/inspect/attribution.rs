@@ -25,6 +25,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{forward, Activations, Params};
+use crate::sample::argmax;
 use serde::Serialize;
 
 /// One part of the residual stream and what it adds to the logit (or logit difference).
@@ -66,12 +67,13 @@ impl Attribution {
 }
 
 /// Runs the model on `ids` and attributes the logit of `target` (minus `versus`'s) at
-/// `position` to every part of the residual stream.
+/// `position` to every part of the residual stream; without a target, the model's own top
+/// prediction there (read off the same pass).
 pub fn attribute(
     params: &Params,
     ids: &[u32],
     position: usize,
-    target: u32,
+    target: Option<u32>,
     versus: Option<u32>,
 ) -> Result<Attribution> {
     let config = &params.config;
@@ -82,21 +84,23 @@ pub fn attribute(
             ids.len().saturating_sub(1)
         )));
     }
-    for id in std::iter::once(target).chain(versus) {
-        if id as usize >= config.vocab_size {
+    for id in target.iter().chain(&versus) {
+        if *id as usize >= config.vocab_size {
             return Err(Error::input(format!(
                 "token id {id} is out of range: this model's vocabulary has {} tokens",
                 config.vocab_size
             )));
         }
     }
+    let mut acts = Activations::default();
+    forward(params, ids, 1, ids.len(), &mut acts)?;
+    let v = config.vocab_size;
+    let target = target.unwrap_or_else(|| argmax(&acts.logits[position * v..(position + 1) * v]));
     if versus == Some(target) {
         return Err(Error::input(
             "--versus names the target token itself, so the difference is 0 by definition; compare with another token",
         ));
     }
-    let mut acts = Activations::default();
-    forward(params, ids, 1, ids.len(), &mut acts)?;
     Ok(attribute_pass(params, &acts, position, target, versus))
 }
 

@@ -168,15 +168,7 @@ impl<'a> Tracer<'a> {
         let config = &params.config;
         let seq = ids.len();
         let subject = &options.subject;
-        if subject.start >= subject.end || subject.end > seq {
-            return Err(Error::input(format!(
-                "--subject {}..{} is not a range of the prompt's {seq} tokens (positions 0 to {}); give A..B with \
-                 A < B ≤ {seq}",
-                subject.start,
-                subject.end,
-                seq.saturating_sub(1)
-            )));
-        }
+        check_subject(subject, seq)?;
         if options.window == 0 {
             return Err(Error::input("--window 0 restores no layer; give 1 or more"));
         }
@@ -233,16 +225,7 @@ impl<'a> Tracer<'a> {
                 (*samples, Some(std))
             }
             Corruption::Replace { ids: replacement } => {
-                if replacement.len() != subject.len() {
-                    return Err(Error::input(format!(
-                        "the replacement is {} tokens but the subject ({}..{}) is {}; replace it with text of as many \
-                         tokens, so that every later position keeps its place",
-                        replacement.len(),
-                        subject.start,
-                        subject.end,
-                        subject.len()
-                    )));
-                }
+                check_replacement(replacement, subject)?;
                 let mut corrupted_ids = ids.to_vec();
                 corrupted_ids[subject.clone()].copy_from_slice(replacement);
                 forward(params, &corrupted_ids, 1, seq, &mut corrupted)?;
@@ -625,8 +608,38 @@ pub fn causal_trace(params: &Params, ids: &[u32], options: &CausalOptions) -> Re
     })
 }
 
+/// The subject must be a non-empty range of the prompt's `seq` positions.
+fn check_subject(subject: &Range<usize>, seq: usize) -> Result<()> {
+    if subject.start >= subject.end || subject.end > seq {
+        return Err(Error::input(format!(
+            "--subject {}..{} is not a range of the prompt's {seq} tokens (positions 0 to {}); give A..B with \
+             A < B ≤ {seq}",
+            subject.start,
+            subject.end,
+            seq.saturating_sub(1)
+        )));
+    }
+    Ok(())
+}
+
+/// A replacement keeps every later position in place: as many tokens as the subject.
+fn check_replacement(replacement: &[u32], subject: &Range<usize>) -> Result<()> {
+    if replacement.len() != subject.len() {
+        return Err(Error::input(format!(
+            "the replacement is {} tokens but the subject ({}..{}) is {}; replace it with text of as many tokens, so \
+             that every later position keeps its place",
+            replacement.len(),
+            subject.start,
+            subject.end,
+            subject.len()
+        )));
+    }
+    Ok(())
+}
+
 /// The subject of a request: `A..B` (end exclusive), `A..=B`, or its text as it appears in
-/// the prompt's tokens (with BPE also with a leading space, as inside a sentence).
+/// the prompt's tokens (with BPE also with a leading space, as inside a sentence); always a
+/// range inside the prompt.
 pub fn parse_subject(text: &str, ids: &[u32], tokenizer: Option<&Tokenizer>) -> Result<Range<usize>> {
     if let Some((a, b)) = text.split_once("..") {
         let (inclusive, b) = match b.strip_prefix('=') {
@@ -634,7 +647,9 @@ pub fn parse_subject(text: &str, ids: &[u32], tokenizer: Option<&Tokenizer>) -> 
             None => (false, b),
         };
         if let (Ok(a), Ok(b)) = (a.trim().parse::<usize>(), b.trim().parse::<usize>()) {
-            return Ok(a..if inclusive { b + 1 } else { b });
+            let subject = a..if inclusive { b + 1 } else { b };
+            check_subject(&subject, ids.len())?;
+            return Ok(subject);
         }
     }
     let not_found = || {
@@ -658,8 +673,8 @@ pub fn parse_subject(text: &str, ids: &[u32], tokenizer: Option<&Tokenizer>) -> 
 }
 
 /// A corruption named as `noise` (then `noise` is used as given) or `replace:TEXT`
-/// (`replace:#12,40` by token ids). With BPE, TEXT is also tried with a leading space
-/// when that gives the subject's token count.
+/// (`replace:#12,40` by token ids), as many tokens as the subject. With BPE, TEXT is also
+/// tried with a leading space when that gives the subject's token count.
 pub fn parse_corruption(
     spec: &str,
     noise: Corruption,
@@ -705,5 +720,6 @@ pub fn parse_corruption(
             _ => plain,
         }
     };
+    check_replacement(&ids, subject)?;
     Ok(Corruption::Replace { ids })
 }

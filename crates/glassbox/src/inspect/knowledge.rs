@@ -128,15 +128,18 @@ fn role_of(p: usize, subject: &std::ops::Range<usize>, len: usize) -> Option<usi
     })
 }
 
-/// The examples of these facts as model input: prompt and answer but its last letter.
-fn examples(task: &Task, facts: &[Fact]) -> Vec<u32> {
+/// The examples of these facts as model input (prompt and answer but its last letter),
+/// and each fact's answer.
+fn examples(task: &Task, facts: &[Fact]) -> (Vec<u32>, Vec<Vec<u32>>) {
     let mut ids = Vec::with_capacity(facts.len() * task.seq_len());
+    let mut answers = Vec::with_capacity(facts.len());
     for fact in facts {
         let prompt = task.fact_prompt(fact);
         let answer = task.answer(&prompt);
         ids.extend(prompt.iter().chain(&answer).take(task.seq_len()));
+        answers.push(answer);
     }
-    ids
+    (ids, answers)
 }
 
 /// Whole-answer accuracy on `facts` under `interventions`, teacher-forced in one pass.
@@ -145,13 +148,12 @@ fn recall_of(params: &Params, task: &Task, facts: &[Fact], interventions: &Inter
         return Ok(0.0);
     }
     let (seq, v) = (task.seq_len(), params.config.vocab_size);
-    let ids = examples(task, facts);
+    let (ids, answers) = examples(task, facts);
     let mut acts = Activations::default();
     let mut right = 0;
-    for (chunk, chunk_ids) in facts.chunks(256).zip(ids.chunks(256 * seq)) {
+    for (chunk, chunk_ids) in answers.chunks(256).zip(ids.chunks(256 * seq)) {
         forward_with_interventions(params, chunk_ids, chunk.len(), seq, &mut acts, interventions)?;
-        for (row, fact) in chunk.iter().enumerate() {
-            let answer = task.answer(&task.fact_prompt(fact));
+        for (row, answer) in chunk.iter().enumerate() {
             let all = answer.iter().enumerate().all(|(j, &want)| {
                 let at = row * seq + task.prompt_len - 1 + j;
                 argmax(&acts.logits[at * v..(at + 1) * v]) == want
@@ -187,7 +189,8 @@ pub fn knowledge(params: &Params, task: &Task, options: &KnowledgeOptions) -> Re
     let none = Interventions::default();
     let base_recall = recall(params, task, &none)?;
 
-    // trace the facts the model recalls (its top first letter is right), trained templates
+    // trace the facts the model recalls (its top first letter is right), trained templates;
+    // the same pass gives the first letter's direct logit attribution
     let mut traced = Vec::new();
     let mut acts = Activations::default();
     for fact in all_facts(task.size, false) {
@@ -198,7 +201,8 @@ pub fn knowledge(params: &Params, task: &Task, options: &KnowledgeOptions) -> Re
         forward(params, &prompt, 1, prompt.len(), &mut acts)?;
         let first = task.answer(&prompt)[0];
         if argmax(&acts.logits[(prompt.len() - 1) * v..prompt.len() * v]) == first {
-            traced.push((fact, prompt, first));
+            let parts = attribute_pass(params, &acts, prompt.len() - 1, first, None);
+            traced.push((fact, prompt, first, parts));
         }
     }
     let mut prob_sum = vec![vec![vec![0f64; n_layer]; ROLES.len()]; 3];
@@ -211,7 +215,7 @@ pub fn knowledge(params: &Params, task: &Task, options: &KnowledgeOptions) -> Re
         ln_final_bias: 0.0,
         logit: 0.0,
     };
-    for (fact, prompt, first) in &traced {
+    for (fact, prompt, first, parts) in &traced {
         let subject = fact.subject();
         let causal = CausalOptions {
             subject: subject.clone(),
@@ -244,9 +248,6 @@ pub fn knowledge(params: &Params, task: &Task, options: &KnowledgeOptions) -> Re
                 }
             }
         }
-        // direct logit attribution of the first letter at the last position
-        forward(params, prompt, 1, prompt.len(), &mut acts)?;
-        let parts = attribute_pass(params, &acts, prompt.len() - 1, *first, None);
         attribution.logit += parts.logit / traced.len() as f32;
         for part in &parts.components {
             let share = part.value / traced.len() as f32;
@@ -292,7 +293,7 @@ pub fn knowledge(params: &Params, task: &Task, options: &KnowledgeOptions) -> Re
     other_layers.sort_unstable();
 
     // ablations: each MLP alone, then the traced half against the other half
-    let reference = examples(task, &all_facts(task.size, false));
+    let (reference, _) = examples(task, &all_facts(task.size, false));
     let mut ablations = Vec::new();
     let mut ablate = |what: String, layers: &[usize], how: &'static str| -> Result<()> {
         let targets: Vec<String> = layers.iter().map(|l| format!("blocks.{l}.mlp")).collect();

@@ -16,14 +16,7 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::R
         _ => std::path::PathBuf::from("."),
     };
     let name = path.file_name().ok_or_else(|| Error::input(format!("{} is not a file name", path.display())))?;
-    // Renaming over a folder fails, and over a device (`--out /dev/null`) replaces it:
-    // only a regular file (or nothing) may be at the target.
-    if let Ok(existing) = std::fs::metadata(path) {
-        if !existing.is_file() {
-            let what = if existing.is_dir() { "a folder" } else { "not a regular file (a device or a pipe)" };
-            return Err(Error::input(format!("cannot write {}: it is {what}; name a file to write", path.display())));
-        }
-    }
+    refuse_non_file(path)?;
     super::temporaries::remove_stale(&folder, Some(name));
     let temp = super::temporaries::building_name(&folder, name);
     let result = (|| -> std::io::Result<()> {
@@ -43,6 +36,32 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::R
         return Err(Error::writing(path, err));
     }
     Ok(())
+}
+
+/// Renaming over a folder fails, and over a device (`--out /dev/null`) replaces it: only a
+/// regular file (or nothing) may be at the target.
+fn refuse_non_file(path: &Path) -> Result<()> {
+    if let Ok(existing) = std::fs::metadata(path) {
+        if !existing.is_file() {
+            let what = if existing.is_dir() { "a folder" } else { "not a regular file (a device or a pipe)" };
+            return Err(Error::input(format!("cannot write {}: it is {what}; name a file to write", path.display())));
+        }
+    }
+    Ok(())
+}
+
+/// Whether [`write_atomic`] could write `path`, asked without writing: nothing but a
+/// regular file at it, and a folder for it that exists (refused with the sentences the
+/// write itself would give). Commands ask it before long work, so a refusal comes at once.
+pub fn check_file_target(path: &Path) -> Result<()> {
+    refuse_non_file(path)?;
+    match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() && !folder.is_dir() => {
+            let kind = if folder.exists() { std::io::ErrorKind::NotADirectory } else { std::io::ErrorKind::NotFound };
+            Err(Error::writing(path, kind.into()))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

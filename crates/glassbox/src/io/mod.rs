@@ -9,6 +9,6 @@ pub mod model_dir;
 pub mod safetensors;
 pub mod temporaries;
 
-pub use atomic::write_atomic;
+pub use atomic::{check_file_target, write_atomic};
 pub use atomic_dir::{check_target, write_dir_atomic, StagedDir};
 pub use model_dir::{check_tokenizer_fits, check_vocab_fits, load_model, load_model_with_tokenizer, save_model, Model};
